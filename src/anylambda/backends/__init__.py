@@ -1,0 +1,1 @@
+"""Backends: plugins that run instances (processes, containers, pods)."""

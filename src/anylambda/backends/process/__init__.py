@@ -1,0 +1,185 @@
+"""The process backend: each instance is a local subprocess in its own process group.
+
+Isolation is that of a host process: the function runs as the server's user,
+sees the host's filesystem and network, and is not limited in memory or CPU.
+What it does give: a clean Lambda environment (only AWS's variables and the
+function's own), the unpacked code (read-only) as working directory, output
+captured per invocation, and a hard kill of the whole process group on
+timeout, eviction or shutdown. A server killed before it could clean up leaves
+a pid file per instance; the next server kills those process groups at start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar
+
+import anyio
+import anyio.abc
+
+from anylambda.core.config import Config
+from anylambda.core.errors import InvalidParameterValueError, LaunchError
+from anylambda.core.interfaces import OutputSink
+from anylambda.core.models import ExitStatus, FunctionConfig, LaunchSpec, RuntimeRecipe
+from anylambda.core.plugins import hookimpl
+
+#: Read at most this much output at once.
+READ_CHUNK = 64 * 1024
+
+
+class ProcessHandle:
+    """A running instance: its process, its output pipe and its pid file."""
+
+    def __init__(self, process: anyio.abc.Process, output_fd: int, pidfile: Path) -> None:
+        self.process = process
+        self.pid = process.pid
+        self._fd = output_fd
+        self._pidfile = pidfile
+        self._sink: OutputSink | None = None
+
+    async def supervise(self, on_output: OutputSink) -> ExitStatus:
+        """Forward output until the process exits; then collect what is left and clean up."""
+        self._sink = on_output
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._pump)
+                code = await self.process.wait()
+                self.flush_output()
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                self.kill()
+                with anyio.move_on_after(2):
+                    await self.process.wait()
+                self._sink = None
+                os.close(self._fd)
+                self._pidfile.unlink(missing_ok=True)
+        if code < 0:
+            return ExitStatus(code=None, signal=-code)
+        return ExitStatus(code=code)
+
+    def flush_output(self) -> None:
+        """Read whatever output is already in the pipe, without waiting."""
+        while self._sink is not None:
+            try:
+                chunk = os.read(self._fd, READ_CHUNK)
+            except (BlockingIOError, OSError):
+                return
+            if not chunk:
+                return
+            self._sink(chunk)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group; nothing if it is already gone."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+    async def _pump(self) -> None:
+        while True:
+            await anyio.wait_readable(self._fd)
+            self.flush_output()
+
+
+class ProcessBackend:
+    """Runs each instance as a host subprocess."""
+
+    name: ClassVar[str] = "process"
+    runtime_api_host = "127.0.0.1"
+
+    def __init__(self, config: Config) -> None:
+        self._pids = config.data_dir / "instances"
+
+    async def validate(self, function: FunctionConfig, recipe: RuntimeRecipe | None) -> None:
+        """Refuse images, and runtimes this host cannot run (saying what is missing)."""
+        if function.settings.package_type != "Zip" or recipe is None:
+            raise InvalidParameterValueError(
+                "The process backend runs .zip functions only; "
+                "start the server with --backend docker or podman for container images."
+            )
+        if recipe.host is None:
+            raise InvalidParameterValueError(
+                f"Runtime {recipe.name} cannot run as a host process; use a container backend."
+            )
+        reason = await anyio.to_thread.run_sync(recipe.host.unavailable_reason)
+        if reason is not None:
+            raise InvalidParameterValueError(reason)
+
+    async def prepare(self, function: FunctionConfig, recipe: RuntimeRecipe | None) -> None:
+        """Nothing to do: the core has already unpacked the code."""
+
+    async def launch(self, spec: LaunchSpec) -> ProcessHandle:
+        """Start the runtime in the code directory, in a new session and process group."""
+        assert spec.recipe is not None and spec.recipe.host is not None
+        host = spec.recipe.host
+        argv = host.command(spec)
+        environment = {**host.environment(spec), **spec.environment}
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        try:
+            process = await anyio.open_process(
+                argv,
+                cwd=spec.code_dir,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            os.close(read_fd)
+            raise LaunchError(f"fork/exec {argv[0]}: {exc.strerror.lower()}") from exc
+        finally:
+            os.close(write_fd)
+        pidfile = await anyio.to_thread.run_sync(self._record, spec.instance_id, process.pid)
+        return ProcessHandle(process, read_fd, pidfile)
+
+    async def terminate(self, handle: ProcessHandle) -> None:  # type: ignore[override]
+        """Kill the instance's process group (idempotent)."""
+        handle.kill()
+
+    async def reap_stale(self) -> None:
+        """Kill the process groups an earlier, killed server left running."""
+        for pidfile in _pidfiles(self._pids):
+            try:
+                record = json.loads(pidfile.read_text())
+            except (OSError, ValueError):
+                pidfile.unlink(missing_ok=True)
+                continue
+            if _start_time(record["pid"]) == record["start_time"]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(record["pid"], signal.SIGKILL)
+            pidfile.unlink(missing_ok=True)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    def _record(self, instance_id: str, pid: int) -> Path:
+        self._pids.mkdir(parents=True, exist_ok=True)
+        pidfile = self._pids / f"{instance_id}.json"
+        pidfile.write_text(json.dumps({"pid": pid, "start_time": _start_time(pid)}))
+        return pidfile
+
+
+def _pidfiles(directory: Path) -> Iterable[Path]:
+    return directory.glob("*.json") if directory.is_dir() else ()
+
+
+def _start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+@hookimpl
+def anylambda_add_backends() -> list[type[ProcessBackend]]:
+    """Contribute the process backend."""
+    return [ProcessBackend]

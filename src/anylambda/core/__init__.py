@@ -1,0 +1,1 @@
+"""The core: everything that is true whatever the backend. Imports no plugin."""

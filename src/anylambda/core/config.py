@@ -1,0 +1,105 @@
+"""Server settings, read from a TOML file, ``ANYLAMBDA_*`` environment variables and flags.
+
+Later sources win: defaults < config file < environment < command-line flags.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from anylambda.core.errors import ConfigurationError
+
+
+def default_account_concurrency() -> int:
+    """Size the account limit to the host: one instance per 128 MB of RAM, at most AWS's 1000."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 100
+    return max(2, min(1000, memory // (128 * 1024 * 1024)))
+
+
+@attrs.frozen
+class Config:
+    """Everything a server or an embedded runtime is configured with."""
+
+    data_dir: Path = attrs.field(default=Path(".anylambda"), converter=Path)
+    """Registry, code blobs and unpacked code live here."""
+    host: str = "127.0.0.1"
+    """Where the HTTP frontends listen."""
+    port: int = 9000
+    backend: str = "process"
+    """Name of the backend that runs instances."""
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    account_concurrency: int = attrs.field(factory=default_account_concurrency)
+    """Most instances running at once across all functions (AWS: ConcurrentExecutions)."""
+    idle_timeout: float = 600.0
+    """Seconds an idle instance stays warm before it is stopped."""
+    init_timeout: float = 10.0
+    """Seconds an instance may take to initialise (AWS: 10 s)."""
+    shutdown_grace: float = 5.0
+    """Seconds to wait for instances to stop at shutdown before giving up on them."""
+    interpreters: Mapping[str, str] = attrs.field(factory=dict)
+    """Runtime name to interpreter path, e.g. ``{"python3.12": "/usr/bin/python3.12"}``."""
+    plugins: Mapping[str, Any] = attrs.field(factory=dict)
+    """Free-form settings for plugins, by plugin name (the ``[plugins.NAME]`` tables)."""
+
+    @classmethod
+    def load(
+        cls,
+        file: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Config:
+        """Build the config from a TOML file, the environment and explicit overrides."""
+        values: dict[str, Any] = {}
+        if file is not None:
+            values.update(_read_toml(file))
+        values.update(_from_environment(os.environ if environ is None else environ))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in attrs.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigurationError(f"Unknown configuration keys: {', '.join(unknown)}")
+        return cls(**values)
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"Cannot read config file {file}: {exc}") from exc
+    return {key.replace("-", "_"): value for key, value in data.items()}
+
+
+_NUMERIC = {
+    "port": int,
+    "account_concurrency": int,
+    "idle_timeout": float,
+    "init_timeout": float,
+    "shutdown_grace": float,
+}
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for field in attrs.fields(Config):
+        raw = environ.get(f"ANYLAMBDA_{field.name.upper()}")
+        if raw is None or field.name in ("interpreters", "plugins"):
+            continue
+        convert = _NUMERIC.get(field.name, str)
+        try:
+            values[field.name] = convert(raw)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"ANYLAMBDA_{field.name.upper()}={raw!r} is not a valid {convert.__name__}"
+            ) from exc
+    return values

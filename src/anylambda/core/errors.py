@@ -1,0 +1,108 @@
+"""One error taxonomy for the whole framework.
+
+Every failure a client can see is a subclass of :class:`LambdaError` named after
+the AWS Lambda error type it stands for. The core raises them; frontends map
+them to their wire format (the Lambda API turns ``aws_type`` into the
+``x-amzn-ErrorType`` header and picks the HTTP status). Plugins raise them too.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class LambdaError(Exception):
+    """Base of every error a Lambda client can receive."""
+
+    #: The AWS error type, e.g. ``ResourceNotFoundException``.
+    aws_type: ClassVar[str] = "ServiceException"
+    #: The HTTP status AWS answers with for this error.
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.message = message
+        #: Extra top-level fields AWS adds to the error body (e.g. ``Reason``).
+        self.extra = extra
+
+
+class ServiceError(LambdaError):
+    """Something broke inside anylambda; the request may be retried."""
+
+
+class ResourceNotFoundError(LambdaError):
+    """The function, version, alias or layer does not exist."""
+
+    aws_type = "ResourceNotFoundException"
+    status = 404
+
+
+class ResourceConflictError(LambdaError):
+    """The resource already exists, or is in a state that forbids the operation."""
+
+    aws_type = "ResourceConflictException"
+    status = 409
+
+
+class InvalidParameterValueError(LambdaError):
+    """A parameter is missing, malformed or out of range."""
+
+    aws_type = "InvalidParameterValueException"
+    status = 400
+
+
+class InvalidRequestContentError(LambdaError):
+    """The request body could not be parsed (e.g. an Invoke payload that is not JSON)."""
+
+    aws_type = "InvalidRequestContentException"
+    status = 400
+
+
+class RequestTooLargeError(LambdaError):
+    """The request payload exceeds Lambda's limit."""
+
+    aws_type = "RequestTooLargeException"
+    status = 413
+
+
+class TooManyRequestsError(LambdaError):
+    """The invocation was throttled by a concurrency limit."""
+
+    aws_type = "TooManyRequestsException"
+    status = 429
+
+
+class RequestEntityTooLargeError(LambdaError):
+    """A request other than Invoke (e.g. a code upload) exceeds Lambda's limit."""
+
+    aws_type = "RequestEntityTooLargeException"
+    status = 413
+
+
+class UnsupportedMediaTypeError(LambdaError):
+    """The request's content type is not accepted."""
+
+    aws_type = "UnsupportedMediaTypeException"
+    status = 415
+
+
+class ValidationError(LambdaError):
+    """A parameter breaks a constraint of the API model (length, range, pattern)."""
+
+    aws_type = "ValidationException"
+    status = 400
+
+
+class BackendError(ServiceError):
+    """A backend could not launch, reach or stop an instance."""
+
+
+class ConfigurationError(Exception):
+    """The server's configuration or its set of plugins is inconsistent (never sent to clients)."""
+
+
+class LaunchError(Exception):
+    """An instance could not start because of the function itself (missing or broken entrypoint).
+
+    The invocation that needed it fails with ``Runtime.InvalidEntrypoint``, as on AWS.
+    """

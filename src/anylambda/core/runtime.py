@@ -1,0 +1,563 @@
+"""The facade: :class:`Runtime` manages functions and runs invocations on the selected backend.
+
+It owns the task group everything runs in, the function catalog, the code
+store, and the warm pool (whose decisions it carries out). Backends only
+start, watch and stop instances; frontends only translate their wire format
+to the methods below. Use it as a library::
+
+    async with Runtime(Config(data_dir=path)) as rt:
+        await rt.create_function("echo", FunctionSettings(runtime="python3.11",
+                                 handler="app.handler"), zip_bytes)
+        result = await rt.invoke(InvokeRequest("echo", b'{"hello": 1}'))
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import anyio.abc
+import attrs
+import pluggy
+
+from anylambda.core import pool as pool_actions
+from anylambda.core.arns import parse_function_ref
+from anylambda.core.catalog import Catalog, Entry
+from anylambda.core.config import Config
+from anylambda.core.errors import (
+    BackendError,
+    ConfigurationError,
+    InvalidParameterValueError,
+    InvalidRequestContentError,
+    LambdaError,
+    LaunchError,
+    RequestTooLargeError,
+    ResourceConflictError,
+    ServiceError,
+    TooManyRequestsError,
+)
+from anylambda.core.instance import InstanceRecord
+from anylambda.core.interfaces import Backend
+from anylambda.core.invocation import (
+    FunctionFailure,
+    Invocation,
+    decode_client_context,
+    timed_out,
+)
+from anylambda.core.lambda_env import lambda_environment
+from anylambda.core.models import (
+    LATEST,
+    MAX_ASYNC_PAYLOAD,
+    MAX_SYNC_PAYLOAD,
+    AccountSettings,
+    CodeRef,
+    ExitStatus,
+    FunctionConfig,
+    FunctionSettings,
+    InvocationType,
+    InvokeRequest,
+    InvokeResult,
+    LaunchSpec,
+    RuntimeRecipe,
+    check_function_name,
+)
+from anylambda.core.plugins import Plugins, make_plugin_manager
+from anylambda.core.pool import Pool
+from anylambda.core.runtime_api import serve_runtime_api
+from anylambda.core.store.blobs import BlobStore
+from anylambda.core.store.registry import Registry
+
+logger = logging.getLogger("anylambda")
+
+#: How often the pool is told the time (idle eviction, init timeouts).
+TICK_SECONDS = 0.5
+
+
+@attrs.frozen
+class Prepared:
+    """A deployment ready to launch: its function version, recipe and unpacked code."""
+
+    function: FunctionConfig
+    fingerprint: str
+    recipe: RuntimeRecipe | None
+    code_dir: Path
+    layer_dirs: tuple[Path, ...]
+
+
+class Runtime:
+    """Functions, their warm instances, and invocations: the whole of anylambda minus the wire."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        plugins: Iterable[object] = (),
+        plugin_manager: pluggy.PluginManager | None = None,
+    ) -> None:
+        self.config = config or Config()
+        self.plugins = Plugins(plugin_manager or make_plugin_manager(extra=plugins))
+        self.pool = Pool(
+            account_limit=self.config.account_concurrency,
+            idle_timeout=self.config.idle_timeout,
+            init_timeout=self.config.init_timeout,
+            id_prefix=secrets.token_hex(4),
+        )
+        self.backend: Backend
+        self.recipes: dict[str, RuntimeRecipe] = {}
+        self._stack = AsyncExitStack()
+        self._tg: anyio.abc.TaskGroup
+        self._catalog: Catalog
+        self._blobs: BlobStore
+        self._records: dict[str, InstanceRecord] = {}
+        self._invocations: dict[str, Invocation] = {}
+        self._prepared: dict[str, Prepared] = {}
+        self._startup_locks: defaultdict[str, anyio.Lock] = defaultdict(anyio.Lock)
+        self._control = anyio.Lock()
+        self._all_stopped = anyio.Event()
+
+    # --- lifetime -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._stop_everything()
+                await self.plugins.shutdown(self)
+                await self.backend.aclose()
+            self._tg.cancel_scope.cancel()
+        finally:
+            await self._stack.__aexit__(exc_type, exc, tb)
+
+    async def _start(self) -> None:
+        config = self.config
+        self.plugins.configure(config)
+        backends = self.plugins.backends()
+        if config.backend not in backends:
+            raise ConfigurationError(
+                f"Unknown backend {config.backend!r}; available: {', '.join(sorted(backends))}"
+            )
+        self.recipes = self.plugins.runtimes()
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        registry = await anyio.to_thread.run_sync(Registry, config.data_dir / "registry.sqlite3")
+        self._stack.callback(registry.close)
+        self._blobs = BlobStore(config.data_dir)
+        self._catalog = Catalog(registry, config.region, config.account_id)
+        await self._catalog.load()
+        self.backend = backends[config.backend](config)
+        await self.backend.reap_stale()
+        self._tg = await self._stack.enter_async_context(anyio.create_task_group())
+        self._tg.start_soon(self._tick)
+        await self.plugins.startup(self)
+
+    async def _stop_everything(self) -> None:
+        self.apply(self.pool.on_shutdown())
+        with anyio.move_on_after(self.config.shutdown_grace):
+            while self._records:
+                self._all_stopped = anyio.Event()
+                await self._all_stopped.wait()
+
+    async def _tick(self) -> None:
+        while True:
+            await anyio.sleep(TICK_SECONDS)
+            self.apply(self.pool.on_tick(time.monotonic()))
+
+    # --- functions ------------------------------------------------------------------------
+
+    def function_arn(self, name: str, qualifier: str | None = None) -> str:
+        """The ARN of a function, or of one of its versions."""
+        return self._catalog.arn(name, qualifier)
+
+    async def create_function(
+        self, name: str, settings: FunctionSettings, zip_bytes: bytes
+    ) -> FunctionConfig:
+        """Create a function from a zip package (CreateFunction)."""
+        check_function_name(name)
+        async with self._control:
+            if self._catalog.exists(name):
+                raise ResourceConflictError(f"Function already exist: {name}")
+            code = await self._store_code(zip_bytes)
+            config = _stamped(FunctionConfig(name=name, settings=settings, code=code))
+            await self._validate(config)
+            await self._catalog.put(config)
+        return config
+
+    async def get_function(
+        self, function_name: str, qualifier: str | None = None
+    ) -> FunctionConfig:
+        """A function version by name, ``name:qualifier`` or ARN (GetFunction)."""
+        return self._resolve(function_name, qualifier).config
+
+    async def list_functions(
+        self, marker: str | None = None, max_items: int | None = None
+    ) -> tuple[list[FunctionConfig], str | None]:
+        """One page of functions in name order, and the marker of the next page (ListFunctions)."""
+        functions = self._catalog.latest()
+        start = (
+            next((i for i, f in enumerate(functions) if f.name >= marker), len(functions))
+            if marker
+            else 0
+        )
+        limit = max_items or 50
+        page = functions[start : start + limit]
+        following = functions[start + limit : start + limit + 1]
+        return page, (following[0].name if following else None)
+
+    async def update_function_code(self, function_name: str, zip_bytes: bytes) -> FunctionConfig:
+        """Replace the code of ``$LATEST`` (UpdateFunctionCode)."""
+        async with self._control:
+            entry = self._resolve_latest(function_name)
+            code = await self._store_code(zip_bytes)
+            return await self._replace(entry, attrs.evolve(entry.config, code=code))
+
+    async def update_function_configuration(
+        self, function_name: str, **changes: Any
+    ) -> FunctionConfig:
+        """Change settings of ``$LATEST`` (UpdateFunctionConfiguration)."""
+        async with self._control:
+            entry = self._resolve_latest(function_name)
+            settings = attrs.evolve(entry.config.settings, **changes)
+            updated = attrs.evolve(entry.config, settings=settings)
+            await self._validate(updated)
+            return await self._replace(entry, updated)
+
+    async def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
+        """Delete a function with all its versions, or one version (DeleteFunction)."""
+        async with self._control:
+            ref = parse_function_ref(function_name, qualifier)
+            entry = self._catalog.resolve(ref)
+            if ref.qualifier == LATEST:
+                raise InvalidParameterValueError(
+                    "$LATEST version cannot be deleted without deleting the function."
+                )
+            for removed in await self._catalog.delete(entry.config.name, ref.qualifier):
+                self._retire(removed.fingerprint)
+
+    def account_settings(self) -> AccountSettings:
+        """Limits and usage (GetAccountSettings)."""
+        entries = self._catalog.all_entries()
+        return AccountSettings(
+            concurrent_executions=self.config.account_concurrency,
+            unreserved_concurrent_executions=self.pool.unreserved_limit(),
+            function_count=len(self._catalog.latest()),
+            total_code_size=sum(e.config.code.size for e in entries),
+        )
+
+    def code_zip_path(self, config: FunctionConfig) -> Path:
+        """Where the function version's zip is stored."""
+        return self._blobs.path(config.code.sha256)
+
+    async def _store_code(self, zip_bytes: bytes) -> CodeRef:
+        code = await anyio.to_thread.run_sync(self._blobs.put, zip_bytes)
+        try:
+            await anyio.to_thread.run_sync(self._blobs.unpack, code.sha256)
+        except LambdaError:
+            if not any(e.config.code.sha256 == code.sha256 for e in self._catalog.all_entries()):
+                await anyio.to_thread.run_sync(self._blobs.remove, code.sha256)
+            raise
+        return code
+
+    async def _validate(self, config: FunctionConfig) -> None:
+        settings = config.settings
+        recipe = None
+        if settings.package_type == "Zip":
+            if not settings.runtime or not settings.handler:
+                raise InvalidParameterValueError(
+                    "Runtime and Handler are mandatory parameters for functions created with "
+                    "deployment packages."
+                )
+            recipe = self.recipes.get(settings.runtime)
+            if recipe is None:
+                raise InvalidParameterValueError(
+                    f"The runtime parameter of {settings.runtime} is not supported by this server. "
+                    f"Supported runtimes: {', '.join(sorted(self.recipes))}"
+                )
+        await self.backend.validate(config, recipe)
+
+    async def _replace(self, entry: Entry, updated: FunctionConfig) -> FunctionConfig:
+        updated = _stamped(updated)
+        new = await self._catalog.put(updated)
+        if new.fingerprint != entry.fingerprint:
+            self._retire(entry.fingerprint)
+        return updated
+
+    def _retire(self, fingerprint: str) -> None:
+        self._prepared.pop(fingerprint, None)
+        self.apply(self.pool.retire(fingerprint))
+
+    def _resolve(self, function_name: str, qualifier: str | None) -> Entry:
+        return self._catalog.resolve(parse_function_ref(function_name, qualifier))
+
+    def _resolve_latest(self, function_name: str) -> Entry:
+        ref = parse_function_ref(function_name)
+        if ref.qualifier not in (None, LATEST):
+            raise InvalidParameterValueError(
+                "Updating a function version or alias is not allowed; use the unqualified name."
+            )
+        return self._catalog.resolve(ref)
+
+    # --- invocations ----------------------------------------------------------------------
+
+    async def invoke(self, request: InvokeRequest) -> InvokeResult:
+        """Run one invocation (Invoke): wait for its result, or queue it (``Event``)."""
+        asynchronous = request.invocation_type is InvocationType.EVENT
+        limit = MAX_ASYNC_PAYLOAD if asynchronous else MAX_SYNC_PAYLOAD
+        if len(request.payload) > limit:
+            raise RequestTooLargeError(
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            )
+        _check_json(request.payload)
+        decode_client_context(request.client_context)
+        ref = parse_function_ref(request.function_name, request.qualifier)
+        entry = self._catalog.resolve(ref)
+        version = entry.config.version
+        if request.invocation_type is InvocationType.DRY_RUN:
+            return InvokeResult(
+                request_id=_request_id(request), status_code=204, executed_version=version
+            )
+        prepared = await self._prepare(entry)
+        arn = self.function_arn(ref.name, ref.qualifier)
+        invocation = Invocation(_request_id(request), request, prepared.function, arn)
+        if asynchronous:
+            self._tg.start_soon(self._run_event, invocation, prepared)
+            return InvokeResult(request_id=invocation.id, status_code=202, executed_version=version)
+        return await self._run(invocation, prepared, can_wait=False)
+
+    async def _run_event(self, invocation: Invocation, prepared: Prepared) -> None:
+        try:
+            result = await self._run(invocation, prepared, can_wait=True)
+        except LambdaError as exc:
+            logger.warning("Event invocation %s failed: %s", invocation.id, exc.message)
+        else:
+            if result.function_error:
+                logger.warning(
+                    "Event invocation %s failed: %s", invocation.id, result.payload[:500]
+                )
+
+    async def _run(
+        self, invocation: Invocation, prepared: Prepared, *, can_wait: bool
+    ) -> InvokeResult:
+        self._invocations[invocation.id] = invocation
+        function = prepared.function
+        try:
+            self.apply(
+                self.pool.on_invoke(
+                    invocation.id,
+                    function.name,
+                    prepared.fingerprint,
+                    time.monotonic(),
+                    can_wait=can_wait,
+                )
+            )
+            if invocation.throttled is not None:
+                raise TooManyRequestsError("Rate Exceeded.", Reason=invocation.throttled)
+            await self._await_result(invocation, can_wait=can_wait)
+        finally:
+            del self._invocations[invocation.id]
+            if not invocation.finished:
+                self.apply(self.pool.on_abandon(invocation.id))
+        if invocation.aborted is not None:
+            raise ServiceError(invocation.aborted)
+        result = invocation.result(with_log=invocation.request.log_tail)
+        duration = (time.monotonic() - invocation.started) * 1000
+        self.plugins.invocation_finished(invocation.request, result, duration)
+        return result
+
+    async def _await_result(self, invocation: Invocation, *, can_wait: bool) -> None:
+        # Waiting for delivery is bounded by the pool (init timeout) for synchronous calls;
+        # the extra bound here only guards against a bookkeeping bug leaving a caller hanging.
+        with anyio.move_on_after(None if can_wait else self.config.init_timeout + 5):
+            await invocation.dispatched.wait()
+        if invocation.finished:
+            return
+        if invocation.delivered_at is None:
+            self.apply(self.pool.on_abandon(invocation.id))
+            invocation.fail_with(_INIT_TIMED_OUT)
+            return
+        timeout = invocation.function.settings.timeout
+        with anyio.move_on_after(invocation.delivered_at + timeout - time.monotonic()):
+            await invocation.done.wait()
+        if not invocation.finished:
+            invocation.fail_with(timed_out(timeout))
+            self.apply(self.pool.on_timeout(invocation.id))
+
+    async def _prepare(self, entry: Entry) -> Prepared:
+        prepared = self._prepared.get(entry.fingerprint)
+        if prepared is not None:
+            return prepared
+        async with self._startup_locks[entry.fingerprint]:
+            prepared = self._prepared.get(entry.fingerprint)
+            if prepared is not None:
+                return prepared
+            function = entry.config
+            recipe = self.recipes.get(function.settings.runtime or "")
+            code_dir = await anyio.to_thread.run_sync(self._blobs.unpack, function.code.sha256)
+            layer_dirs = []
+            for layer in function.layers:
+                layer_dirs.append(
+                    await anyio.to_thread.run_sync(self._blobs.unpack, layer.code.sha256)
+                )
+            await self.backend.prepare(function, recipe)
+            prepared = Prepared(function, entry.fingerprint, recipe, code_dir, tuple(layer_dirs))
+            self._prepared[entry.fingerprint] = prepared
+        self._startup_locks.pop(entry.fingerprint, None)
+        return prepared
+
+    # --- carrying out the pool's decisions ------------------------------------------------
+
+    def apply(self, actions: list[pool_actions.Action]) -> None:
+        """Carry out pool actions (synchronously; slow work is started as tasks)."""
+        for action in actions:
+            match action:
+                case pool_actions.Deliver(invocation_id, instance_id):
+                    self._records[instance_id].deliver(self._invocations[invocation_id])
+                case pool_actions.Launch(instance_id, fingerprint):
+                    record = InstanceRecord(instance_id, self.pool, self.apply)
+                    self._records[instance_id] = record
+                    self._tg.start_soon(self._run_instance, record, self._prepared[fingerprint])
+                case pool_actions.Terminate(instance_id, reason):
+                    record = self._records.get(instance_id)
+                    if record is not None and record.stop_reason is None:
+                        record.stop_reason = reason
+                        if record.handle is not None:
+                            self._tg.start_soon(self._terminate, record)
+                case pool_actions.Fail(invocation_id, error):
+                    invocation = self._invocations.get(invocation_id)
+                    if invocation is not None:
+                        _fail(invocation, error)
+                case pool_actions.Throttle(invocation_id, reason):
+                    self._invocations[invocation_id].throttled = reason
+
+    async def _run_instance(self, record: InstanceRecord, prepared: Prepared) -> None:
+        error: object = None
+        try:
+            async with anyio.create_task_group() as tg:
+                listener = await anyio.create_tcp_listener(
+                    local_host=self.backend.runtime_api_host, local_port=0
+                )
+                tg.start_soon(serve_runtime_api, listener, record)
+                port = listener.extra(anyio.abc.SocketAttribute.local_port)
+                record.spec = self._launch_spec(record.id, prepared, port)
+                error = await self._launch_and_supervise(record)
+                tg.cancel_scope.cancel()
+        finally:
+            del self._records[record.id]
+            if not self._records:
+                self._all_stopped.set()
+            self.apply(self.pool.on_instance_exited(record.id, error, time.monotonic()))
+            if record.spec is not None:
+                self.plugins.instance_stopped(record.spec, record.stop_reason or "exited")
+
+    async def _launch_and_supervise(self, record: InstanceRecord) -> object:
+        assert record.spec is not None
+        try:
+            record.handle = await self.backend.launch(record.spec)
+        except LaunchError as exc:
+            return FunctionFailure("Runtime.InvalidEntrypoint", str(exc))
+        except BackendError as exc:
+            logger.error("Backend could not launch %s: %s", record.id, exc.message)
+            return exc
+        self.plugins.instance_started(record.spec)
+        if record.stop_reason is not None:
+            self._tg.start_soon(self._terminate, record)
+        status = await record.handle.supervise(record.on_output)
+        return _exit_failure(status)
+
+    async def _terminate(self, record: InstanceRecord) -> None:
+        assert record.handle is not None
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.backend.terminate(record.handle)
+            except BackendError as exc:
+                logger.error("Could not stop instance %s: %s", record.id, exc.message)
+
+    def _launch_spec(self, instance_id: str, prepared: Prepared, port: int) -> LaunchSpec:
+        function = prepared.function
+        runtime_api = f"{self.backend.runtime_api_host}:{port}"
+        own = self.plugins.resolve_environment(function, function.settings.environment)
+        environment = lambda_environment(
+            function,
+            instance_id=instance_id,
+            region=self.config.region,
+            runtime_api=runtime_api,
+            code_dir=prepared.code_dir,
+            own=own,
+        )
+        spec = LaunchSpec(
+            instance_id=instance_id,
+            function=function,
+            fingerprint=prepared.fingerprint,
+            recipe=prepared.recipe,
+            runtime_api=runtime_api,
+            code_dir=prepared.code_dir,
+            layer_dirs=prepared.layer_dirs,
+            environment=environment,
+            labels={"anylambda.instance": instance_id, "anylambda.function": function.name},
+        )
+        return self.plugins.launch_spec(spec)
+
+
+_INIT_TIMED_OUT = FunctionFailure("Sandbox.Timedout", "Init phase timed out")
+
+
+def _fail(invocation: Invocation, error: object) -> None:
+    """End an invocation the pool failed; ``error`` is what the event that failed it carried."""
+    if isinstance(error, FunctionFailure):
+        invocation.fail_with(error)
+    elif isinstance(error, BackendError):
+        invocation.abort(error.message)
+    elif error == "shutdown":
+        invocation.abort("The server is shutting down.")
+    elif error == "init timeout":
+        invocation.fail_with(_INIT_TIMED_OUT)
+    else:
+        invocation.fail_with(FunctionFailure("Runtime.Unknown", f"Runtime failed: {error}"))
+
+
+def _exit_failure(status: ExitStatus) -> FunctionFailure:
+    return FunctionFailure("Runtime.ExitError", f"Runtime exited with error: {status.describe()}")
+
+
+def _request_id(request: InvokeRequest) -> str:
+    return request.request_id or str(uuid.uuid4())
+
+
+def _check_json(payload: bytes) -> None:
+    if not payload:
+        return
+    try:
+        json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequestContentError(
+            f"Could not parse request body into json: Could not parse payload into json: {exc}"
+        ) from exc
+
+
+def _stamped(config: FunctionConfig) -> FunctionConfig:
+    """Set LastModified and a fresh RevisionId, as every change does on AWS."""
+    now = time.time()
+    last_modified = (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}+0000"
+    )
+    return attrs.evolve(config, last_modified=last_modified, revision_id=str(uuid.uuid4()))

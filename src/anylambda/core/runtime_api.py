@@ -1,0 +1,341 @@
+"""The Lambda Runtime API (2018-06-01), served for one instance.
+
+Each instance gets its own listener, and a Runtime Interface Client polls it:
+``GET /2018-06-01/runtime/invocation/next`` waits for an invocation, and the
+runtime reports back with ``POST .../invocation/{id}/response``,
+``.../invocation/{id}/error`` or ``.../init/error``. Status codes, headers and
+error documents follow AWS's RAPID (as the Runtime Interface Emulator
+implements it). The server is a lean HTTP/1.1 loop over anyio streams with the
+``h11`` parser: keep-alive, Content-Length or chunked request bodies, constant
+replies built once, no JSON encoding and no task spawned on the success path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from http import HTTPStatus
+from typing import Protocol
+
+import anyio
+import anyio.abc
+import attrs
+import h11
+
+from anylambda.core.models import MAX_RESPONSE_PAYLOAD
+
+_logger = logging.getLogger(__name__)
+
+_NEXT_PATH = b"/2018-06-01/runtime/invocation/next"
+_INIT_ERROR_PATH = b"/2018-06-01/runtime/init/error"
+_INVOCATION_PREFIX = b"/2018-06-01/runtime/invocation/"
+_ERROR_TYPE_HEADER = b"lambda-runtime-function-error-type"
+_DEFAULT_ERROR_TYPE = "Unhandled"
+_JSON = (b"Content-Type", b"application/json")
+#: Go's ``http.DefaultMaxHeaderBytes`` plus its slack: awslambdaric sends X-Ray
+#: error causes (stack traces) of up to 1 MiB as a header.
+_MAX_HEAD_BYTES = (1 << 20) + 4096
+_RECEIVE_SIZE = 65536
+
+_Reply = tuple[h11.Response, bytes]
+
+
+@attrs.frozen
+class NextEvent:
+    """One invocation as /next returns it: body plus precomputed header list."""
+
+    request_id: str
+    body: bytes
+    headers: list[tuple[bytes, bytes]]
+
+
+def make_next_event(
+    *,
+    request_id: str,
+    payload: bytes,
+    deadline_ms: int,
+    function_arn: str,
+    trace_id: str | None,
+    client_context: str | None,
+    cognito_identity: str | None,
+) -> NextEvent:
+    """Build the /next answer for one invocation; optional headers only when set."""
+    headers = [
+        (b"Lambda-Runtime-Aws-Request-Id", request_id.encode()),
+        (b"Lambda-Runtime-Deadline-Ms", b"%d" % deadline_ms),
+        (b"Lambda-Runtime-Invoked-Function-Arn", function_arn.encode()),
+    ]
+    for name, value in (
+        (b"Lambda-Runtime-Trace-Id", trace_id),
+        (b"Lambda-Runtime-Client-Context", client_context),
+        (b"Lambda-Runtime-Cognito-Identity", cognito_identity),
+    ):
+        if value:
+            headers.append((name, value.encode()))
+    headers += [_JSON, (b"Content-Length", b"%d" % len(payload))]
+    return NextEvent(request_id=request_id, body=payload, headers=headers)
+
+
+class RuntimeApiError(Exception):
+    """Raised by a channel to answer the runtime with an error status."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+
+class InstanceChannel(Protocol):
+    """What the server needs from the core for one instance."""
+
+    async def next_invocation(self) -> NextEvent:
+        """Block until an invocation is delivered to this instance."""
+        ...
+
+    def post_response(self, request_id: str, body: bytes) -> None:
+        """The handler returned ``body``."""
+
+    def post_error(self, request_id: str, error_type: str, body: bytes) -> None:
+        """The handler failed; ``body`` is the runtime's error document."""
+
+    def post_init_error(self, error_type: str, body: bytes) -> None:
+        """The runtime failed to initialise."""
+
+    def response_too_large(self, request_id: str, size: int) -> None:
+        """The runtime posted a response of ``size`` bytes, over the limit."""
+
+
+def _reply(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> _Reply:
+    headers = [_JSON, (b"Content-Length", b"%d" % len(body)), *extra]
+    reason = HTTPStatus(status).phrase.encode()
+    return h11.Response(status_code=status, headers=headers, reason=reason), body
+
+
+def _error_reply(status: int, error_type: str, message: str, *extra: tuple[bytes, bytes]) -> _Reply:
+    body = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+    return _reply(status, body, *extra)
+
+
+_ACCEPTED = _reply(202, b'{"status":"OK"}')
+_NOT_FOUND = _error_reply(404, "NotFound", "Not Found")
+_GET_ONLY = _error_reply(405, "MethodNotAllowed", "Method Not Allowed", (b"Allow", b"GET"))
+_POST_ONLY = _error_reply(405, "MethodNotAllowed", "Method Not Allowed", (b"Allow", b"POST"))
+_INTERNAL_ERROR = _error_reply(500, "InternalServerError", "Internal Server Error")
+_CONTINUE = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+
+
+def _refusal(exc: RuntimeApiError) -> _Reply:
+    return _error_reply(exc.status, exc.error_type, exc.message)
+
+
+def _error_type(request: h11.Request) -> str:
+    for name, value in request.headers:
+        if name == _ERROR_TYPE_HEADER and value:
+            return value.decode(errors="replace")
+    return _DEFAULT_ERROR_TYPE
+
+
+class _Connection:
+    """One runtime connection: keep-alive request loop over an h11 state machine.
+
+    The loop reads the socket itself, except around /next: there a watcher task
+    (one per connection) reads ahead, so that a runtime hanging up cancels the
+    wait; the chunk it reads instead (the runtime's next request) is handed to
+    the loop, never cancelled or lost.
+    """
+
+    def __init__(
+        self,
+        stream: anyio.abc.SocketStream,
+        channel: InstanceChannel,
+        limit: int,
+        too_large: _Reply,
+    ) -> None:
+        self._stream = stream
+        self._channel = channel
+        self._limit = limit
+        self._too_large = too_large
+        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
+        self._pending_next = anyio.CancelScope()
+        """Scope of the pending /next wait; the watcher cancels it on hang-up."""
+        self._watch = anyio.Event()
+        """Set to have the watcher read one chunk."""
+        self._watching = False
+        """The watcher owns the socket until the loop takes its chunk."""
+        self._watched = anyio.Event()
+        self._watched_data = b""
+
+    async def run(self) -> None:
+        """Serve requests until the runtime hangs up or the exchange breaks."""
+        async with self._stream, anyio.create_task_group() as tg:
+            tg.start_soon(self._watcher)
+            await self._serve_requests()
+            tg.cancel_scope.cancel()
+
+    async def _watcher(self) -> None:
+        """Read one chunk per request of ``_start_watching``; a hang-up cancels /next."""
+        while True:
+            await self._watch.wait()
+            self._watch = anyio.Event()
+            try:
+                self._watched_data = await self._stream.receive(_RECEIVE_SIZE)
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                self._watched_data = b""
+                self._pending_next.cancel()
+            self._watched.set()
+
+    def _start_watching(self) -> None:
+        if not self._watching:
+            self._watching = True
+            self._watched = anyio.Event()
+            self._watch.set()
+
+    async def _receive_data(self) -> bytes:
+        """The next chunk from the socket (``b""`` at its end), via the watcher if it reads."""
+        if self._watching:
+            await self._watched.wait()
+            self._watching = False
+            return self._watched_data
+        try:
+            return await self._stream.receive(_RECEIVE_SIZE)
+        except anyio.EndOfStream:
+            return b""
+
+    async def _serve_requests(self) -> None:
+        try:
+            while True:
+                request = await self._receive_event()
+                if not isinstance(request, h11.Request):
+                    return  # the runtime closed the connection between requests
+                reply = await self._serve(request)
+                if reply is None:
+                    return  # the runtime hung up while /next was waiting
+                await self._send(request.method, reply)
+                if self._conn.our_state is not h11.DONE:
+                    return
+                self._conn.start_next_cycle()
+        except h11.RemoteProtocolError as exc:
+            await self._abort(_error_reply(exc.error_status_hint, "InvalidRequest", str(exc)))
+        except anyio.BrokenResourceError:
+            pass
+        except Exception:
+            _logger.exception("Runtime API connection failed")
+            await self._abort(_INTERNAL_ERROR)
+
+    async def _serve(self, request: h11.Request) -> _Reply | None:
+        path = request.target.partition(b"?")[0]
+        try:
+            if path == _NEXT_PATH:
+                if request.method != b"GET":
+                    return await self._discard(_GET_ONLY)
+                return await self._next()
+            if path == _INIT_ERROR_PATH:
+                if request.method != b"POST":
+                    return await self._discard(_POST_ONLY)
+                body, _ = await self._read_body()
+                self._channel.post_init_error(_error_type(request), body)
+                return _ACCEPTED
+            if path.startswith(_INVOCATION_PREFIX):
+                raw_id, _, action = path[len(_INVOCATION_PREFIX) :].partition(b"/")
+                if action in (b"response", b"error"):
+                    if request.method != b"POST":
+                        return await self._discard(_POST_ONLY)
+                    request_id = raw_id.decode(errors="replace")
+                    if action == b"response":
+                        return await self._response(request_id)
+                    body, _ = await self._read_body()
+                    self._channel.post_error(request_id, _error_type(request), body)
+                    return _ACCEPTED
+            return await self._discard(_NOT_FOUND)
+        except RuntimeApiError as exc:
+            return _refusal(exc)
+
+    async def _next(self) -> _Reply | None:
+        """Wait for an invocation; ``None`` if the runtime hung up meanwhile."""
+        await self._read_body(0)
+        self._start_watching()
+        reply = None
+        with self._pending_next:
+            try:
+                event = await self._channel.next_invocation()
+            except RuntimeApiError as exc:
+                reply = _refusal(exc)
+            else:
+                reply = (
+                    h11.Response(status_code=200, headers=event.headers, reason=b"OK"),
+                    event.body,
+                )
+        self._pending_next = anyio.CancelScope()
+        return reply
+
+    async def _response(self, request_id: str) -> _Reply:
+        body, size = await self._read_body(self._limit)
+        if size > self._limit:
+            self._channel.response_too_large(request_id, size)
+            return self._too_large
+        self._channel.post_response(request_id, body)
+        return _ACCEPTED
+
+    async def _discard(self, reply: _Reply) -> _Reply:
+        await self._read_body(0)
+        return reply
+
+    async def _read_body(self, limit: int = sys.maxsize) -> tuple[bytes, int]:
+        """Read the whole body and its size; keep it only if it fits in ``limit`` bytes."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            event = await self._receive_event()
+            if type(event) is h11.EndOfMessage:
+                return b"".join(chunks), size
+            if type(event) is h11.Data:
+                size += len(event.data)
+                if size <= limit:
+                    chunks.append(event.data)
+                elif chunks:
+                    chunks = []
+
+    async def _receive_event(self) -> h11.Event | type[h11.PAUSED]:
+        while True:
+            event = self._conn.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            if self._conn.they_are_waiting_for_100_continue:
+                await self._stream.send(self._conn.send(_CONTINUE) or b"")
+            self._conn.receive_data(await self._receive_data())
+
+    async def _send(self, method: bytes, reply: _Reply) -> None:
+        response, body = reply
+        conn = self._conn
+        head = conn.send(response) or b""
+        data = b"" if method == b"HEAD" else conn.send(h11.Data(data=body)) or b""
+        await self._stream.send(b"".join((head, data, conn.send(h11.EndOfMessage()) or b"")))
+
+    async def _abort(self, reply: _Reply) -> None:
+        """Answer with ``reply`` if a response can still start, then give up the connection."""
+        if self._conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        with contextlib.suppress(anyio.BrokenResourceError, h11.LocalProtocolError):
+            await self._send(b"", reply)
+
+
+async def serve_runtime_api(
+    listener: anyio.abc.Listener[anyio.abc.SocketStream],
+    channel: InstanceChannel,
+    *,
+    max_response_bytes: int = MAX_RESPONSE_PAYLOAD,
+) -> None:
+    """Serve until cancelled; each connection handled in a child task of an internal task group."""
+    too_large = _error_reply(
+        413,
+        "RequestEntityTooLarge",
+        f"Exceeded maximum allowed payload size ({max_response_bytes} bytes).",
+    )
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        await _Connection(stream, channel, max_response_bytes, too_large).run()
+
+    await listener.serve(handle)

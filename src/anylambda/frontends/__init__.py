@@ -1,0 +1,1 @@
+"""Frontends: plugins that let clients reach the runtime (Lambda API, API Gateway, AMQP)."""

@@ -1,0 +1,65 @@
+"""Reading request bodies within AWS's size limits.
+
+Quart buffers a body up to the app's ``MAX_CONTENT_LENGTH``, which this
+frontend raises to the CreateFunction limit. Invoke payloads have a far smaller
+limit, so they are read chunk by chunk and the read stops as soon as it is
+exceeded (or at once when ``Content-Length`` already says so).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+from quart import request
+from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
+
+from anylambda.core.errors import RequestEntityTooLargeError, RequestTooLargeError
+from anylambda.frontends.lambda_api.shapes import unparsable
+
+#: AWS's limit on a CreateFunction or UpdateFunctionCode request (a base64 zip of 50 MB).
+MAX_REQUEST_BYTES = 70167211
+
+
+async def read_json(operation: str) -> dict[str, Any]:
+    """The request's JSON object; an empty body reads as ``{}``."""
+    too_large = _too_large(MAX_REQUEST_BYTES, operation)
+    if (request.content_length or 0) > MAX_REQUEST_BYTES:
+        raise RequestEntityTooLargeError(too_large)
+    try:
+        raw = await request.get_data()
+    except RequestEntityTooLarge as exc:
+        raise RequestEntityTooLargeError(too_large) from exc
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise unparsable(str(exc)) from exc
+    if not isinstance(body, dict):
+        raise unparsable(f"expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+async def read_capped(limit: int, operation: str) -> bytes:
+    """The raw body, refused with ``RequestTooLargeException`` once it exceeds ``limit`` bytes."""
+    too_large = _too_large(limit, operation)
+    if (request.content_length or 0) > limit:
+        raise RequestTooLargeError(too_large)
+    data = bytearray()
+    try:
+        with anyio.fail_after(request.body_timeout):
+            async for chunk in request.body:
+                data += chunk
+                if len(data) > limit:
+                    raise RequestTooLargeError(too_large)
+    except RequestEntityTooLarge as exc:
+        raise RequestTooLargeError(too_large) from exc
+    except TimeoutError as exc:
+        raise RequestTimeout() from exc
+    return bytes(data)
+
+
+def _too_large(limit: int, operation: str) -> str:
+    return f"Request must be smaller than {limit} bytes for the {operation} operation"

@@ -1,0 +1,71 @@
+"""Invoke on the wire: ``X-Amz-*`` request headers to an InvokeRequest, InvokeResult to a response.
+
+The payload travels as raw bytes both ways; its limits and its JSON validity
+are the runtime's to check, except for the transport cap the route applies
+while reading it (:func:`~anylambda.frontends.lambda_api.bodies.read_capped`).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+
+from quart import Response
+
+from anylambda.core.models import InvocationType, InvokeRequest, InvokeResult, constraint_error
+
+#: How much of the invocation's log ``LogType=Tail`` returns (AWS: the last 4 KB).
+LOG_TAIL_BYTES = 4096
+_LOG_TYPES = ("None", "Tail")
+
+
+def invoke_request(
+    function_name: str,
+    qualifier: str | None,
+    headers: Mapping[str, str],
+    payload: bytes,
+    request_id: str,
+) -> InvokeRequest:
+    """Build the InvokeRequest an Invoke call stands for."""
+    kind = headers.get("X-Amz-Invocation-Type") or InvocationType.REQUEST_RESPONSE.value
+    try:
+        invocation_type = InvocationType(kind)
+    except ValueError:
+        raise constraint_error(
+            "invocationType", kind, "satisfy enum value set: [Event, RequestResponse, DryRun]"
+        ) from None
+    log_type = headers.get("X-Amz-Log-Type") or "None"
+    if log_type not in _LOG_TYPES:
+        raise constraint_error("logType", log_type, "satisfy enum value set: [None, Tail]")
+    return InvokeRequest(
+        function_name=function_name,
+        payload=payload,
+        qualifier=qualifier,
+        invocation_type=invocation_type,
+        log_tail=log_type == "Tail",
+        client_context=headers.get("X-Amz-Client-Context"),
+        request_id=request_id,
+    )
+
+
+def invoke_response(invocation: InvokeRequest, result: InvokeResult) -> Response:
+    """The HTTP response AWS sends for ``result``.
+
+    ``X-Amz-Executed-Version`` and ``X-Amz-Log-Result`` belong to an invocation
+    that ran while the caller waited (status 200); ``Event`` (202) and
+    ``DryRun`` (204) answers carry neither.
+    """
+    headers = {"x-amzn-RequestId": result.request_id}
+    if result.status_code == 200:
+        headers["X-Amz-Executed-Version"] = result.executed_version
+        if invocation.log_tail:
+            tail = result.log[-LOG_TAIL_BYTES:]
+            headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
+    if result.function_error:
+        headers["X-Amz-Function-Error"] = result.function_error
+    return Response(
+        result.payload,
+        status=result.status_code,
+        content_type="application/json",
+        headers=headers,
+    )

@@ -1,0 +1,243 @@
+"""The Lambda API's routes: one Quart blueprint over a :class:`~anylambda.core.runtime.Runtime`.
+
+Each view reads its request (:mod:`.bodies`, :mod:`.shapes`, :mod:`.invoke`),
+makes one or two runtime calls and shapes the answer; the runtime owns every
+decision. Errors of any kind leave as AWS error responses (:mod:`.errors`), and
+every response carries ``x-amzn-RequestId``. Paths under the API's version
+prefixes that no supported operation serves answer ``UnknownOperationException``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from quart import Blueprint, Response, g, request, send_file, url_for
+from werkzeug.exceptions import HTTPException
+
+from anylambda.core.arns import parse_function_ref
+from anylambda.core.errors import InvalidParameterValueError, LambdaError
+from anylambda.core.models import MAX_SYNC_PAYLOAD, FunctionConfig, constraint_error
+from anylambda.frontends.lambda_api.bodies import MAX_REQUEST_BYTES, read_capped, read_json
+from anylambda.frontends.lambda_api.errors import (
+    UNKNOWN_OPERATION,
+    error_response,
+    lambda_error_response,
+)
+from anylambda.frontends.lambda_api.invoke import invoke_request, invoke_response
+from anylambda.frontends.lambda_api.shapes import (
+    account_settings,
+    arn_qualifier,
+    code_location,
+    create_function_args,
+    function_configuration,
+    settings_changes,
+    update_code_args,
+)
+
+if TYPE_CHECKING:
+    from flask.sansio.blueprints import BlueprintSetupState
+
+    from anylambda.core.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+FUNCTIONS = "/2015-03-31/functions"
+FUNCTION = f"{FUNCTIONS}/<function_name>"
+#: The Lambda API's path prefixes (its API versions), from botocore's service model.
+API_VERSIONS = (
+    "2014-11-13",
+    "2015-03-31",
+    "2016-08-19",
+    "2017-03-31",
+    "2017-10-31",
+    "2018-10-31",
+    "2019-09-25",
+    "2019-09-30",
+    "2020-04-22",
+    "2020-06-30",
+    "2021-07-20",
+    "2021-10-31",
+    "2021-11-15",
+    "2024-08-31",
+    "2025-11-30",
+    "2025-12-01",
+    "2026-07-09",
+)
+_ANY_VERSION = "<any({}):api_version>".format(", ".join(f'"{v}"' for v in API_VERSIONS))
+_ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+
+
+def request_id() -> str:
+    """This request's id: one per request, echoed as ``x-amzn-RequestId``."""
+    if "request_id" not in g:
+        g.request_id = str(uuid.uuid4())
+    return str(g.request_id)
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    """A JSON response, as AWS sends them."""
+    return Response(json.dumps(data), status=status, content_type="application/json")
+
+
+def make_blueprint(runtime: Runtime) -> Blueprint:
+    """Build the blueprint that serves the Lambda API from ``runtime``."""
+    bp = Blueprint("lambda_api", __name__)
+    bp.record_once(_allow_code_uploads)
+    bp.after_request(_stamp_request_id)
+    bp.register_error_handler(LambdaError, _on_lambda_error)
+    bp.register_error_handler(HTTPException, _on_http_error)
+    bp.register_error_handler(Exception, _on_unexpected_error)
+
+    def configuration(config: FunctionConfig, requested: str | None = None) -> dict[str, Any]:
+        arn = runtime.function_arn(config.name, arn_qualifier(config, requested))
+        return function_configuration(config, arn)
+
+    @bp.post(f"{FUNCTIONS}/", strict_slashes=False)
+    async def create_function() -> Response:
+        name, settings, zip_bytes = create_function_args(await read_json("CreateFunction"))
+        config = await runtime.create_function(name, settings, zip_bytes)
+        return json_response(configuration(config), status=201)
+
+    @bp.get(f"{FUNCTIONS}/", strict_slashes=False)
+    async def list_functions() -> Response:
+        configs, next_marker = await runtime.list_functions(
+            marker=request.args.get("Marker"), max_items=_max_items()
+        )
+        listed = [
+            function_configuration(
+                c, runtime.function_arn(c.name, arn_qualifier(c, None)), listed=True
+            )
+            for c in configs
+        ]
+        body: dict[str, Any] = {"Functions": listed}
+        if next_marker is not None:
+            body["NextMarker"] = next_marker
+        return json_response(body)
+
+    @bp.get(FUNCTION)
+    async def get_function(function_name: str) -> Response:
+        ref = parse_function_ref(function_name, request.args.get("Qualifier"))
+        config = await runtime.get_function(function_name, request.args.get("Qualifier"))
+        code_url = url_for(
+            ".download_code", function_name=config.name, Qualifier=config.version, _external=True
+        )
+        return json_response(
+            {
+                "Configuration": configuration(config, ref.qualifier),
+                "Code": code_location(config, code_url),
+            }
+        )
+
+    @bp.get(f"{FUNCTION}/configuration")
+    async def get_function_configuration(function_name: str) -> Response:
+        ref = parse_function_ref(function_name, request.args.get("Qualifier"))
+        config = await runtime.get_function(function_name, request.args.get("Qualifier"))
+        return json_response(configuration(config, ref.qualifier))
+
+    @bp.get(f"{FUNCTION}/code")
+    async def download_code(function_name: str) -> Response:
+        """Not an AWS operation: the download GetFunction's ``Code.Location`` points at."""
+        config = await runtime.get_function(function_name, request.args.get("Qualifier"))
+        return await send_file(
+            runtime.code_zip_path(config),
+            mimetype="application/zip",
+            as_attachment=True,
+            attachment_filename=f"{config.name}.zip",
+        )
+
+    @bp.put(f"{FUNCTION}/code")
+    async def update_function_code(function_name: str) -> Response:
+        zip_bytes, changes = update_code_args(await read_json("UpdateFunctionCode"))
+        if zip_bytes is None:
+            config = await runtime.update_function_configuration(function_name, **changes)
+        else:
+            if changes:
+                await runtime.update_function_configuration(function_name, **changes)
+            config = await runtime.update_function_code(function_name, zip_bytes)
+        return json_response(configuration(config))
+
+    @bp.put(f"{FUNCTION}/configuration")
+    async def update_function_configuration(function_name: str) -> Response:
+        changes = settings_changes(await read_json("UpdateFunctionConfiguration"), create=False)
+        config = await runtime.update_function_configuration(function_name, **changes)
+        return json_response(configuration(config))
+
+    @bp.delete(FUNCTION)
+    async def delete_function(function_name: str) -> Response:
+        await runtime.delete_function(function_name, request.args.get("Qualifier"))
+        return Response(status=204)
+
+    @bp.post(f"{FUNCTION}/invocations")
+    async def invoke(function_name: str) -> Response:
+        payload = await read_capped(MAX_SYNC_PAYLOAD, "InvokeFunction")
+        invocation = invoke_request(
+            function_name, request.args.get("Qualifier"), request.headers, payload, request_id()
+        )
+        return invoke_response(invocation, await runtime.invoke(invocation))
+
+    @bp.get("/2016-08-19/account-settings/", strict_slashes=False)
+    async def get_account_settings() -> Response:
+        return json_response(account_settings(runtime.account_settings()))
+
+    @bp.route(f"/{_ANY_VERSION}/", methods=_ALL_METHODS, strict_slashes=False)
+    @bp.route(f"/{_ANY_VERSION}/<path:rest>", methods=_ALL_METHODS)
+    async def unknown_operation(api_version: str, rest: str = "") -> Response:
+        return _unknown_operation()
+
+    return bp
+
+
+def _max_items() -> int | None:
+    raw = request.args.get("MaxItems")
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidParameterValueError(f"MaxItems must be an integer, not {raw!r}") from None
+    if value < 1:
+        raise constraint_error("maxItems", value, "have value greater than or equal to 1")
+    if value > 10000:
+        raise constraint_error("maxItems", value, "have value less than or equal to 10000")
+    return value
+
+
+def _unknown_operation() -> Response:
+    return error_response(
+        UNKNOWN_OPERATION,
+        404,
+        f"No Lambda operation is served at {request.method} {request.path}",
+        request_id(),
+    )
+
+
+def _allow_code_uploads(state: BlueprintSetupState) -> None:
+    # Quart's default MAX_CONTENT_LENGTH (16 MB) would refuse zips AWS accepts.
+    limit = state.app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and limit < MAX_REQUEST_BYTES:
+        state.app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+
+
+async def _stamp_request_id(response: Response) -> Response:
+    response.headers.setdefault("x-amzn-RequestId", request_id())
+    return response
+
+
+async def _on_lambda_error(error: LambdaError) -> Response:
+    return lambda_error_response(error, request_id())
+
+
+async def _on_http_error(error: HTTPException) -> Response:
+    if error.code in (404, 405):
+        return _unknown_operation()
+    status = error.code or 500
+    aws_type = "ServiceException" if status >= 500 else "InvalidRequestContentException"
+    return error_response(aws_type, status, error.description or error.name, request_id())
+
+
+async def _on_unexpected_error(error: Exception) -> Response:
+    logger.error("Unexpected error serving %s %s", request.method, request.path, exc_info=error)
+    return error_response("ServiceException", 500, "An internal error occurred.", request_id())

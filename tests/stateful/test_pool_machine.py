@@ -1,0 +1,238 @@
+"""A hypothesis state machine drives the pool core (no event loop) against DESIGN's invariants.
+
+The machine plays every other party: callers invoking, instances polling
+``/next`` and posting results or crashing, the clock, deployments changing.
+Beside the pool it keeps a model of what each invocation and instance has
+been told, and checks each action the pool returns against it.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from anylambda.core.pool import (
+    RUNNING,
+    Deliver,
+    Fail,
+    Launch,
+    Pool,
+    State,
+    Terminate,
+    Throttle,
+)
+
+FUNCTIONS = ("a", "b", "c")
+IDLE_TIMEOUT = 100.0
+INIT_TIMEOUT = 10.0
+
+
+class PoolMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+        self.pool: Pool
+        self.limit = 0
+        self.ids = (f"inv-{n}" for n in itertools.count())
+        self.epoch = dict.fromkeys(FUNCTIONS, 0)
+        """Current deployment generation of each function; its fingerprint is fn@epoch."""
+        self.accepted: dict[str, tuple[str, str]] = {}
+        """Invocations accepted and not ended: id -> (fingerprint, 'waiting' | instance id)."""
+        self.ended: set[str] = set()
+        self.retired: set[str] = set()
+        self.instances: dict[str, str] = {}
+        """Instance id -> 'starting' | 'idle' | 'busy' | 'stopping', as the model knows it."""
+        self.fingerprint_of: dict[str, str] = {}
+
+    # --- setup --------------------------------------------------------------------------
+
+    @initialize(limit=st.integers(1, 6), reserved=st.none() | st.integers(0, 3))
+    def setup(self, limit: int, reserved: int | None) -> None:
+        self.limit = limit
+        self.pool = Pool(account_limit=limit, idle_timeout=IDLE_TIMEOUT, init_timeout=INIT_TIMEOUT)
+        if reserved is not None and reserved <= limit:
+            self.pool.set_reserved("a", reserved)
+
+    # --- the other parties ----------------------------------------------------------------
+
+    def fp(self, fn: str) -> str:
+        return f"{fn}@{self.epoch[fn]}"
+
+    @rule(fn=st.sampled_from(FUNCTIONS), can_wait=st.booleans())
+    def invoke(self, fn: str, can_wait: bool) -> None:
+        inv = next(self.ids)
+        fp = self.fp(fn)
+        self.accepted[inv] = (fp, "waiting")
+        actions = self.pool.on_invoke(inv, fn, fp, self.now, can_wait=can_wait)
+        throttles = [a for a in actions if isinstance(a, Throttle)]
+        if throttles:
+            assert not can_wait, "an invocation that can wait is never throttled"
+            assert throttles == [actions[-1]] and throttles[0].invocation_id == inv
+        self.apply(actions)
+
+    @rule(fn=st.sampled_from(FUNCTIONS))
+    def redeploy(self, fn: str) -> None:
+        old = self.fp(fn)
+        self.retired.add(old)
+        self.epoch[fn] += 1
+        self.apply(self.pool.retire(old))
+
+    @rule(data=st.data())
+    @precondition(lambda self: "starting" in self.instances.values())
+    def instance_ready(self, data: st.DataObject) -> None:
+        inst = data.draw(st.sampled_from(self.with_state("starting")))
+        self.instances[inst] = "polling"
+        self.apply(self.pool.on_next_polled(inst, self.now))
+
+    @rule(data=st.data())
+    @precondition(lambda self: "busy" in self.instances.values())
+    def instance_responds(self, data: st.DataObject) -> None:
+        inst = data.draw(st.sampled_from(self.with_state("busy")))
+        inv = self.running_on(inst)
+        self.apply(self.pool.on_result(inst))
+        self.end(inv)
+        self.instances[inst] = "polling"
+        self.apply(self.pool.on_next_polled(inst, self.now))
+
+    @rule(data=st.data())
+    @precondition(lambda self: any(s != "gone" for s in self.instances.values()))
+    def instance_exits(self, data: st.DataObject) -> None:
+        inst = data.draw(
+            st.sampled_from(sorted(i for i, s in self.instances.items() if s != "gone"))
+        )
+        self.instances[inst] = "gone"
+        self.apply(self.pool.on_instance_exited(inst, "crash", self.now))
+
+    @rule(data=st.data())
+    @precondition(lambda self: "starting" in self.instances.values())
+    def init_error(self, data: st.DataObject) -> None:
+        inst = data.draw(st.sampled_from(self.with_state("starting")))
+        self.apply(self.pool.on_instance_failed(inst, "init error", self.now))
+
+    @rule(data=st.data())
+    @precondition(lambda self: "busy" in self.instances.values())
+    def invocation_times_out(self, data: st.DataObject) -> None:
+        inst = data.draw(st.sampled_from(self.with_state("busy")))
+        inv = self.running_on(inst)
+        self.end(inv)
+        actions = self.pool.on_timeout(inv)
+        assert Terminate(inst, "timeout") in actions
+        self.apply(actions)
+
+    @rule(data=st.data())
+    @precondition(lambda self: any(w == "waiting" for _, w in self.accepted.values()))
+    def caller_gives_up(self, data: st.DataObject) -> None:
+        waiting = sorted(i for i, (_, w) in self.accepted.items() if w == "waiting")
+        inv = data.draw(st.sampled_from(waiting))
+        self.end(inv)
+        self.apply(self.pool.on_abandon(inv))
+
+    @rule(dt=st.floats(0, 2 * IDLE_TIMEOUT))
+    def time_passes(self, dt: float) -> None:
+        self.now += dt
+        self.apply(self.pool.on_tick(self.now))
+        for inst in self.pool.instances():
+            assert not (inst.state is State.IDLE and self.now - inst.since >= IDLE_TIMEOUT)
+            assert not (inst.state is State.STARTING and self.now - inst.since >= INIT_TIMEOUT)
+
+    # --- checking actions -------------------------------------------------------------------
+
+    def apply(self, actions: list[object]) -> None:
+        for action in actions:
+            match action:
+                case Launch(instance_id, fingerprint):
+                    assert instance_id not in self.instances
+                    self.instances[instance_id] = "starting"
+                    self.fingerprint_of[instance_id] = fingerprint
+                    dep = self.pool._deployments[fingerprint]
+                    assert len(dep.starting) <= len(dep.waiting), "more starting than waiting"
+                case Deliver(invocation_id, instance_id):
+                    fp, where = self.accepted[invocation_id]
+                    assert where == "waiting", "an invocation is delivered at most once"
+                    assert self.fingerprint_of[instance_id] == fp, "delivered to another deployment"
+                    assert self.instances[instance_id] in ("idle", "polling")
+                    self.accepted[invocation_id] = (fp, instance_id)
+                    self.instances[instance_id] = "busy"
+                case Fail(invocation_id, _):
+                    self.end(invocation_id)
+                case Throttle(invocation_id, _):
+                    self.end(invocation_id)
+                case Terminate(instance_id, _):
+                    assert self.instances[instance_id] not in ("stopping", "gone")
+                    self.instances[instance_id] = "stopping"
+                case _:
+                    raise AssertionError(f"unknown action {action}")
+        for inst, state in self.instances.items():
+            if state == "polling":
+                self.instances[inst] = "idle"
+
+    def end(self, inv: str) -> None:
+        assert inv in self.accepted, "every invocation ends exactly once"
+        del self.accepted[inv]
+        self.ended.add(inv)
+
+    def with_state(self, state: str) -> list[str]:
+        return sorted(i for i, s in self.instances.items() if s == state)
+
+    def running_on(self, inst: str) -> str:
+        return next(inv for inv, (_, where) in self.accepted.items() if where == inst)
+
+    # --- invariants -------------------------------------------------------------------------
+
+    @invariant()
+    def within_concurrency_limits(self) -> None:
+        if not hasattr(self, "pool"):
+            return
+        reserved = self.pool.reserved("a")
+        if reserved is not None:
+            assert self.pool.running("a") <= reserved
+            unreserved = self.pool.running() - self.pool.running("a")
+        else:
+            unreserved = self.pool.running()
+        assert unreserved <= self.pool.unreserved_limit()
+
+    @invariant()
+    def model_agrees_with_pool(self) -> None:
+        if not hasattr(self, "pool"):
+            return
+        for inst, state in self.instances.items():
+            real = self.pool.instance(inst)
+            if state == "gone":
+                assert real is None
+            elif state == "stopping":
+                assert real is not None and real.state is State.STOPPING
+            else:
+                assert real is not None and real.state in RUNNING
+                assert real.state.value == state
+
+    @invariant()
+    def stale_deployments_keep_no_idle_instance(self) -> None:
+        if not hasattr(self, "pool"):
+            return
+        for inst in self.pool.instances():
+            if inst.state is State.IDLE:
+                assert inst.deployment.fingerprint not in self.retired
+
+    def teardown(self) -> None:
+        if not hasattr(self, "pool"):
+            return
+        self.apply(self.pool.on_shutdown())
+        for inst, state in list(self.instances.items()):
+            if state != "gone":
+                self.instances[inst] = "gone"
+                self.apply(self.pool.on_instance_exited(inst, "shutdown", self.now))
+        assert not self.accepted, f"invocations never ended: {sorted(self.accepted)}"
+        assert self.pool.is_empty(), repr(self.pool)
+
+
+TestPool = PoolMachine.TestCase
+TestPool.settings = settings(max_examples=300, stateful_step_count=60, deadline=None)

@@ -1,0 +1,107 @@
+"""Helpers shared by the tests: zip packages, a real server in a subprocess, boto3 clients."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+SERVER_START_TIMEOUT = 30.0
+
+
+def make_zip(files: Mapping[str, str | bytes], modes: Mapping[str, int] | None = None) -> bytes:
+    """A zip of ``files`` (name -> content), with unix ``modes`` where given."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = ((modes or {}).get(name, 0o644) | 0o100000) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, content)
+    return buf.getvalue()
+
+
+class Server:
+    """A real ``anylambda serve`` process."""
+
+    def __init__(self, process: subprocess.Popen[str], url: str, data_dir: Path) -> None:
+        self.process = process
+        self.url = url
+        self.data_dir = data_dir
+
+    def client(self, **config: object) -> object:
+        """A boto3 Lambda client pointed at this server, without retries."""
+        return lambda_client(self.url, **config)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Signal the server and wait for it to exit; return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+
+def lambda_client(url: str, **config: object) -> object:
+    """A boto3 Lambda client for ``url`` with dummy credentials and no retries."""
+    return boto3.client(
+        "lambda",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=BotoConfig(retries={"max_attempts": 1}, read_timeout=120, **config),
+    )
+
+
+@contextmanager
+def running_server(
+    data_dir: Path, *args: str, env: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """Start ``anylambda serve`` on a free port; stop it (SIGTERM) on exit."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "anylambda.cli",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    url = None
+    while url is None and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            raise RuntimeError(f"anylambda serve exited with {process.returncode}")
+        match = re.search(r"listening on (http://\S+)", line)
+        if match:
+            url = match.group(1)
+    if url is None:
+        process.kill()
+        raise RuntimeError("anylambda serve did not start in time")
+    server = Server(process, url, data_dir)
+    try:
+        yield server
+    finally:
+        if process.poll() is None:
+            server.stop()
+        process.stdout.close()
