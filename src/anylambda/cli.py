@@ -84,14 +84,27 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"anylambda: {exc}", file=sys.stderr)
         return 2
+    status = 0
     try:
         anyio.run(_serve, config, backend="asyncio")
-    except ConfigurationError as exc:
+    except* ConfigurationError as group:
+        status = _report(group, 2)
+    except* OSError as group:
+        status = _report(group, 1)
+    return status
+
+
+def _report(group: BaseExceptionGroup[Exception], status: int) -> int:
+    """Print the errors that stopped the server, one line each, with no traceback."""
+    for exc in _leaves(group):
         print(f"anylambda: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return status
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
 
 
 async def _serve(config: Config) -> None:

@@ -43,7 +43,11 @@ def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     sock.listen(1024)
     sock.set_inheritable(True)
     return sock
@@ -71,12 +75,7 @@ async def serve(
                     await tg.start(service, runtime)
             tg.start_soon(_serve_http, app, http, stop)
             url = f"http://{host}:{port}"
-            logger.info(
-                "anylambda listening on %s (backend: %s, data: %s)",
-                url,
-                config.backend,
-                config.data_dir,
-            )
+            logger.info("backend: %s, data: %s", config.backend, config.data_dir)
             if on_ready is not None:
                 on_ready(url)
             await stop.wait()

@@ -13,6 +13,7 @@ to the methods below. Use it as a library::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -197,9 +198,16 @@ class Runtime:
         async with self._control:
             if self._catalog.exists(name):
                 raise ResourceConflictError(f"Function already exist: {name}")
-            code = await self._store_code(zip_bytes)
+            if settings.package_type == "Image":
+                code = _image_code(settings.image_uri)
+            else:
+                code = await self._store_code(zip_bytes)
             config = _stamped(FunctionConfig(name=name, settings=settings, code=code))
-            await self._validate(config)
+            try:
+                await self._validate(config)
+            except LambdaError:
+                await self._discard_code(code)
+                raise
             await self._catalog.put(config)
         return config
 
@@ -273,10 +281,16 @@ class Runtime:
         try:
             await anyio.to_thread.run_sync(self._blobs.unpack, code.sha256)
         except LambdaError:
-            if not any(e.config.code.sha256 == code.sha256 for e in self._catalog.all_entries()):
-                await anyio.to_thread.run_sync(self._blobs.remove, code.sha256)
+            await self._discard_code(code)
             raise
         return code
+
+    async def _discard_code(self, code: CodeRef) -> None:
+        """Remove a code package no stored function version uses."""
+        if code.size and not any(
+            e.config.code.sha256 == code.sha256 for e in self._catalog.all_entries()
+        ):
+            await anyio.to_thread.run_sync(self._blobs.remove, code.sha256)
 
     async def _validate(self, config: FunctionConfig) -> None:
         settings = config.settings
@@ -552,6 +566,13 @@ def _check_json(payload: bytes) -> None:
         raise InvalidRequestContentError(
             f"Could not parse request body into json: Could not parse payload into json: {exc}"
         ) from exc
+
+
+def _image_code(image_uri: str | None) -> CodeRef:
+    """Image functions have no zip: their code is identified by the image reference."""
+    if not image_uri:
+        raise InvalidParameterValueError("ImageUri is required for PackageType Image.")
+    return CodeRef(sha256=hashlib.sha256(image_uri.encode()).hexdigest(), size=0)
 
 
 def _stamped(config: FunctionConfig) -> FunctionConfig:
