@@ -363,6 +363,8 @@ class Runtime:
             result = await self._run(invocation, prepared, can_wait=True)
         except LambdaError as exc:
             logger.warning("Event invocation %s failed: %s", invocation.id, exc.message)
+        except Exception:
+            logger.exception("Event invocation %s failed", invocation.id)
         else:
             if result.function_error:
                 logger.warning(
@@ -466,15 +468,19 @@ class Runtime:
     async def _run_instance(self, record: InstanceRecord, prepared: Prepared) -> None:
         error: object = None
         try:
-            async with anyio.create_task_group() as tg:
-                listener = await anyio.create_tcp_listener(
-                    local_host=self.backend.runtime_api_host, local_port=0
-                )
+            listener = await anyio.create_tcp_listener(
+                local_host=self.backend.runtime_api_host, local_port=0
+            )
+            async with listener, anyio.create_task_group() as tg:
                 tg.start_soon(serve_runtime_api, listener, record)
                 port = listener.extra(anyio.abc.SocketAttribute.local_port)
                 record.spec = self._launch_spec(record.id, prepared, port)
                 error = await self._launch_and_supervise(record)
                 tg.cancel_scope.cancel()
+        except Exception as exc:
+            # A plugin's bug must cost one instance, never the server.
+            logger.exception("Instance %s failed", record.id)
+            error = BackendError(f"Instance failed: {exc!r}")
         finally:
             del self._records[record.id]
             if not self._records:
@@ -503,8 +509,8 @@ class Runtime:
         with anyio.CancelScope(shield=True):
             try:
                 await self.backend.terminate(record.handle)
-            except BackendError as exc:
-                logger.error("Could not stop instance %s: %s", record.id, exc.message)
+            except Exception:
+                logger.exception("Could not stop instance %s", record.id)
 
     def _launch_spec(self, instance_id: str, prepared: Prepared, port: int) -> LaunchSpec:
         function = prepared.function
