@@ -52,7 +52,7 @@ class Server:
         return self.process.wait(timeout=timeout)
 
 
-def lambda_client(url: str, **config: object) -> object:
+def lambda_client(url: str, read_timeout: float = 120, **config: object) -> object:
     """A boto3 Lambda client for ``url`` with dummy credentials and no retries."""
     return boto3.client(
         "lambda",
@@ -60,7 +60,7 @@ def lambda_client(url: str, **config: object) -> object:
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=BotoConfig(retries={"max_attempts": 1}, read_timeout=120, **config),
+        config=BotoConfig(retries={"total_max_attempts": 1}, read_timeout=read_timeout, **config),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import anyio
 import hypercorn.asyncio
@@ -58,9 +58,13 @@ async def serve(
     *,
     stop: anyio.Event,
     on_ready: Callable[[str], None] | None = None,
+    plugins: Iterable[object] = (),
 ) -> None:
-    """Run the server until ``stop`` is set, then shut down cleanly (instances included)."""
-    async with Runtime(config) as runtime:
+    """Run the server until ``stop`` is set, then shut down cleanly (instances included).
+
+    ``plugins`` are registered besides the installed ones (e.g. a plugin under test).
+    """
+    async with Runtime(config, plugins=plugins) as runtime:
         app = create_app(runtime)
         sock = bind_socket(config.host, config.port)
         host, port = sock.getsockname()[:2]
@@ -79,6 +83,7 @@ async def serve(
             if on_ready is not None:
                 on_ready(url)
             await stop.wait()
+            runtime.begin_shutdown()  # in-flight requests get their answer while Hypercorn drains
             tg.cancel_scope.cancel()
 
 

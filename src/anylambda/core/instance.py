@@ -36,6 +36,8 @@ class InstanceRecord:
         self.handle: InstanceHandle | None = None
         self.stop_reason: str | None = None
         """Set once the pool decided to stop this instance."""
+        self.launching = anyio.CancelScope()
+        """Cancelled when the pool gives up on the instance before its launch returned."""
         self.current: Invocation | None = None
         self.launched_at = time.monotonic()
         self.initialised = False

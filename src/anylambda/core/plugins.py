@@ -111,7 +111,7 @@ class Plugins:
     ) -> Mapping[str, str]:
         """Let each plugin rewrite the function's environment in turn."""
         for impl in reversed(self._hook.anylambda_resolve_environment.get_hookimpls()):
-            changed = impl.function(function=function, environment=environment)
+            changed = _call(impl, function=function, environment=environment)
             if changed is not None:
                 environment = changed
         return environment
@@ -119,7 +119,7 @@ class Plugins:
     def launch_spec(self, spec: LaunchSpec) -> LaunchSpec:
         """Let each plugin adjust a launch spec in turn."""
         for impl in reversed(self._hook.anylambda_launch_spec.get_hookimpls()):
-            changed = impl.function(spec=spec)
+            changed = _call(impl, spec=spec)
             if changed is not None:
                 spec = changed
         return spec
@@ -147,6 +147,11 @@ class Plugins:
     async def shutdown(self, runtime: Runtime) -> None:
         """Run every shutdown hook, awaiting the async ones."""
         await _await_all(self._hook.anylambda_shutdown(runtime=runtime))
+
+
+def _call(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+    """Call one implementation with the arguments it asks for (pluggy's opt-in arguments)."""
+    return impl.function(*(kwargs[name] for name in impl.argnames))
 
 
 async def _await_all(results: Iterable[Awaitable[None] | None]) -> None:

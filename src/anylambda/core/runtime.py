@@ -125,6 +125,7 @@ class Runtime:
         self._startup_locks: defaultdict[str, anyio.Lock] = defaultdict(anyio.Lock)
         self._control = anyio.Lock()
         self._all_stopped = anyio.Event()
+        self._closing = False
 
     # --- lifetime -----------------------------------------------------------------------
 
@@ -149,7 +150,8 @@ class Runtime:
                 await self.backend.aclose()
             self._tg.cancel_scope.cancel()
         finally:
-            await self._stack.__aexit__(exc_type, exc, tb)
+            # The body's own exception propagates as is, not wrapped by the task group.
+            await self._stack.aclose()
 
     async def _start(self) -> None:
         config = self.config
@@ -172,8 +174,13 @@ class Runtime:
         self._tg.start_soon(self._tick)
         await self.plugins.startup(self)
 
-    async def _stop_everything(self) -> None:
+    def begin_shutdown(self) -> None:
+        """Refuse new invocations, fail the ones in flight, and stop every instance."""
+        self._closing = True
         self.apply(self.pool.on_shutdown())
+
+    async def _stop_everything(self) -> None:
+        self.begin_shutdown()
         with anyio.move_on_after(self.config.shutdown_grace):
             while self._records:
                 self._all_stopped = anyio.Event()
@@ -341,8 +348,12 @@ class Runtime:
             raise RequestTooLargeError(
                 f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
             )
+        if self._closing:
+            raise ServiceError("The server is shutting down.")
         _check_json(request.payload)
         decode_client_context(request.client_context)
+        if not request.payload:
+            request = attrs.evolve(request, payload=b"{}")  # AWS delivers {} when there is none
         ref = parse_function_ref(request.function_name, request.qualifier)
         entry = self._catalog.resolve(ref)
         version = entry.config.version
@@ -458,6 +469,8 @@ class Runtime:
                         record.stop_reason = reason
                         if record.handle is not None:
                             self._tg.start_soon(self._terminate, record)
+                        else:
+                            record.launching.cancel()
                 case pool_actions.Fail(invocation_id, error):
                     invocation = self._invocations.get(invocation_id)
                     if invocation is not None:
@@ -486,22 +499,29 @@ class Runtime:
             if not self._records:
                 self._all_stopped.set()
             self.apply(self.pool.on_instance_exited(record.id, error, time.monotonic()))
-            if record.spec is not None:
-                self.plugins.instance_stopped(record.spec, record.stop_reason or "exited")
 
     async def _launch_and_supervise(self, record: InstanceRecord) -> object:
         assert record.spec is not None
         try:
-            record.handle = await self.backend.launch(record.spec)
+            with record.launching:
+                record.handle = await self.backend.launch(record.spec)
         except LaunchError as exc:
             return FunctionFailure("Runtime.InvalidEntrypoint", str(exc))
         except BackendError as exc:
             logger.error("Backend could not launch %s: %s", record.id, exc.message)
             return exc
+        if record.handle is None:
+            return BackendError(f"Launch abandoned: {record.stop_reason}")
         self.plugins.instance_started(record.spec)
-        if record.stop_reason is not None:
-            self._tg.start_soon(self._terminate, record)
-        status = await record.handle.supervise(record.on_output)
+        try:
+            if record.stop_reason is not None:
+                self._tg.start_soon(self._terminate, record)
+            status = await record.handle.supervise(record.on_output)
+        except Exception:
+            await self._terminate(record)
+            raise
+        finally:
+            self.plugins.instance_stopped(record.spec, record.stop_reason or "exited")
         return _exit_failure(status)
 
     async def _terminate(self, record: InstanceRecord) -> None:
@@ -567,8 +587,8 @@ def _check_json(payload: bytes) -> None:
     if not payload:
         return
     try:
-        json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        json.loads(payload, parse_int=str, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
         raise InvalidRequestContentError(
             f"Could not parse request body into json: Could not parse payload into json: {exc}"
         ) from exc
@@ -579,6 +599,10 @@ def _image_code(image_uri: str | None) -> CodeRef:
     if not image_uri:
         raise InvalidParameterValueError("ImageUri is required for PackageType Image.")
     return CodeRef(sha256=hashlib.sha256(image_uri.encode()).hexdigest(), size=0)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _stamped(config: FunctionConfig) -> FunctionConfig:

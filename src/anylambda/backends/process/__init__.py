@@ -151,7 +151,9 @@ class ProcessBackend:
             except (OSError, ValueError):
                 pidfile.unlink(missing_ok=True)
                 continue
-            if _start_time(record["pid"]) == record["start_time"]:
+            # A leader that already exited can leave its group behind (children of the
+            # runtime); a live leader must be the same process, not a reused pid.
+            if _start_time(record["pid"]) in (None, record["start_time"]):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(record["pid"], signal.SIGKILL)
             pidfile.unlink(missing_ok=True)

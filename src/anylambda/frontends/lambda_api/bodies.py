@@ -35,7 +35,7 @@ async def read_json(operation: str) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError covers decode errors and huge ints
         raise unparsable(str(exc)) from exc
     if not isinstance(body, dict):
         raise unparsable(f"expected a JSON object, got {type(body).__name__}")
