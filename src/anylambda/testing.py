@@ -73,7 +73,6 @@ from anylambda.core.models import (
     RuntimeRecipe,
 )
 from anylambda.core.plugins import hookimpl
-from anylambda.core.pool import State
 from anylambda.core.runtime import Runtime
 
 __all__ = [
@@ -92,7 +91,6 @@ __all__ = [
     "fake_settings",
     "make_fake_config",
     "make_zip",
-    "wait_idle",
     "wait_until",
 ]
 
@@ -453,18 +451,6 @@ async def wait_until(predicate: Callable[[], bool], within: float = WAIT_TIMEOUT
         # Polling, not an Event: the conditions are counters of the fake and the core.
         while not predicate():  # noqa: ASYNC110
             await anyio.sleep(0.01)
-
-
-async def wait_idle(runtime: Runtime, within: float = WAIT_TIMEOUT) -> None:
-    """Wait until every instance of ``runtime`` polls ``/next`` with nothing to do.
-
-    An instance that has just posted a result is still busy until it asks for
-    more work; an invocation arriving in that moment starts a new instance.
-    Wait for this before an invocation that should reuse a warm instance.
-    """
-    await wait_until(
-        lambda: all(instance.state is State.IDLE for instance in runtime.pool.instances()), within
-    )
 
 
 def make_fake_config(

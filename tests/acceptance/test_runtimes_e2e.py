@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 
 import pytest
 
@@ -12,10 +11,6 @@ from tests.support import ROLE, make_zip
 
 NODE = "nodejs20.x"
 PROVIDED = "provided.al2023"
-#: Seconds to let a runtime poll /next again before the next invocation. An instance is busy
-#: until it polls (as on AWS); a bash+curl bootstrap takes long enough to do it that an
-#: invocation sent the instant the previous one answered may cold-start a second instance.
-SETTLE = 0.2
 
 NODE_CODE = make_zip(
     {
@@ -155,7 +150,6 @@ def test_node_async_handler_context_env_and_warm_reuse(lambda_client, make_funct
     responses = []
     for i in range(3):
         responses.append(invoke(lambda_client, name, {"n": i}))
-        time.sleep(SETTLE)
     bodies = [json.loads(r["Body"]) for r in responses]
     for i, (response, body) in enumerate(zip(responses, bodies, strict=True)):
         assert response["StatusCode"] == 200 and "FunctionError" not in response
@@ -231,7 +225,6 @@ def test_provided_bash_bootstrap_answers_and_stays_warm(lambda_client, make_func
     assert "FunctionError" not in first, first["Body"]
     body = json.loads(first["Body"])
     assert body["echo"] == {"n": 1}
-    time.sleep(SETTLE)
     second = json.loads(invoke(lambda_client, name, {"n": 2})["Body"])
     assert second["echo"] == {"n": 2}
     assert second["pid"] == body["pid"], "the same bootstrap process serves both invocations"

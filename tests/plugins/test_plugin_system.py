@@ -46,7 +46,6 @@ from anylambda.testing import (
     create_function,
     make_fake_config,
     make_zip,
-    wait_idle,
     wait_until,
 )
 
@@ -600,7 +599,6 @@ async def test_timeout_update_keeps_warm_instances(tmp_path: Path) -> None:
         await create_function(rt, "tune", "echo")
         await invoke(rt, "tune", 1)
         await rt.update_function_configuration("tune", timeout=30)
-        await wait_idle(rt)
         await invoke(rt, "tune", 2)
         backend = fake(rt)
         assert (backend.launches, backend.terminations, backend.running) == (1, 0, 1)
@@ -622,7 +620,6 @@ async def test_handler_error_is_the_result_and_the_instance_lives_on(tmp_path: P
     async with fake_runtime(tmp_path) as rt:
         await create_function(rt, "oops", "fail")
         for _ in range(2):
-            await wait_idle(rt)
             result, payload = await invoke(rt, "oops")
             assert result.function_error == "Unhandled"
             assert (payload["errorType"], payload["errorMessage"]) == ("ValueError", "bad input")

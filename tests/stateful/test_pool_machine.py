@@ -98,8 +98,14 @@ class PoolMachine(RuleBasedStateMachine):
     def instance_responds(self, data: st.DataObject) -> None:
         inst = data.draw(st.sampled_from(self.with_state("busy")))
         inv = self.running_on(inst)
-        self.apply(self.pool.on_result(inst))
+        self.apply(self.pool.on_result(inst, self.now))
         self.end(inv)
+        self.instances[inst] = "finishing"
+
+    @rule(data=st.data())
+    @precondition(lambda self: "finishing" in self.instances.values())
+    def instance_polls_again(self, data: st.DataObject) -> None:
+        inst = data.draw(st.sampled_from(self.with_state("finishing")))
         self.instances[inst] = "polling"
         self.apply(self.pool.on_next_polled(inst, self.now))
 
@@ -143,6 +149,8 @@ class PoolMachine(RuleBasedStateMachine):
         for inst in self.pool.instances():
             assert not (inst.state is State.IDLE and self.now - inst.since >= IDLE_TIMEOUT)
             assert not (inst.state is State.STARTING and self.now - inst.since >= INIT_TIMEOUT)
+            stuck = inst in inst.deployment.finishing and self.now - inst.since >= INIT_TIMEOUT
+            assert not stuck, "an instance that never polls again is stopped"
 
     # --- checking actions -------------------------------------------------------------------
 
@@ -212,7 +220,7 @@ class PoolMachine(RuleBasedStateMachine):
                 assert real is not None and real.state is State.STOPPING
             else:
                 assert real is not None and real.state in RUNNING
-                assert real.state.value == state
+                assert real.state.value == {"finishing": "busy"}.get(state, state)
 
     @invariant()
     def stale_deployments_keep_no_idle_instance(self) -> None:

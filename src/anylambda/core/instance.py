@@ -134,5 +134,5 @@ class InstanceRecord:
                 "State transition from Ready to InvocationResponse failed",
             )
         self.flush_output()
-        self._apply(self._pool.on_result(self.id))
+        self._apply(self._pool.on_result(self.id, time.monotonic()))
         return invocation

@@ -111,6 +111,8 @@ class Deployment:
     idle: list[Instance] = attrs.Factory(list)
     """Idle instances; the most recently used is last and is reused first."""
     starting: set[Instance] = attrs.Factory(set)
+    finishing: set[Instance] = attrs.Factory(set)
+    """Busy instances whose result is in: they will poll ``/next`` again any moment."""
     instances: set[Instance] = attrs.Factory(set)
     """Every instance not yet gone."""
     current: bool = True
@@ -217,7 +219,7 @@ class Pool:
             return [self._deliver(invocation_id, dep.idle.pop())]
         dep.waiting.append(invocation_id)
         self._waiting[invocation_id] = dep
-        if len(dep.waiting) <= len(dep.starting):
+        if len(dep.waiting) <= _coming(dep):
             return []
         actions = self._launch_into(dep, now)
         if actions or can_wait:
@@ -233,18 +235,24 @@ class Pool:
         if inst is None or inst.state not in RUNNING:
             return []
         dep = inst.deployment
-        if inst.state is State.STARTING:
-            dep.starting.discard(inst)
+        dep.starting.discard(inst)
+        dep.finishing.discard(inst)
         if inst.invocation is not None:
             # Polling again without a result: the runtime dropped the invocation.
             return [Fail(self._release(inst), "no result"), *self._next_for(inst, now)]
         return self._next_for(inst, now)
 
-    def on_result(self, instance_id: str) -> list[Action]:
-        """The instance posted the result (response or error) of its invocation."""
+    def on_result(self, instance_id: str, now: float) -> list[Action]:
+        """The instance posted the result (response or error) of its invocation.
+
+        Until it polls ``/next`` again it is *finishing*: new invocations wait for
+        it rather than start another instance, so back-to-back calls stay warm.
+        """
         inst = self._instances.get(instance_id)
         if inst is not None and inst.invocation is not None:
             self._release(inst)
+            inst.since = now
+            inst.deployment.finishing.add(inst)
         return []
 
     def on_instance_failed(self, instance_id: str, error: object, now: float) -> list[Action]:
@@ -265,6 +273,7 @@ class Pool:
         dep = inst.deployment
         dep.instances.discard(inst)
         dep.starting.discard(inst)
+        dep.finishing.discard(inst)
         if inst in dep.idle:
             dep.idle.remove(inst)
         inst.state = State.GONE
@@ -288,11 +297,14 @@ class Pool:
         return []
 
     def on_tick(self, now: float) -> list[Action]:
-        """Time passes: stop instances idle too long and instances stuck initialising."""
+        """Time passes: stop instances idle too long, stuck initialising, or that never
+        came back for work after a result."""
         actions: list[Action] = []
         for inst in list(self._instances.values()):
             if inst.state is State.IDLE and now - inst.since >= self.idle_timeout:
                 actions.append(self._stop(inst, "idle"))
+            elif inst in inst.deployment.finishing and now - inst.since >= self.init_timeout:
+                actions.append(self._stop(inst, "unresponsive"))
             elif inst.state is State.STARTING and now - inst.since >= self.init_timeout:
                 actions.extend(self._fail_work_of(inst, "init timeout"))
                 actions.append(self._stop(inst, "init timeout"))
@@ -343,7 +355,7 @@ class Pool:
             return [Fail(self._release(inst), error)]
         if inst.state is State.STARTING:
             dep.starting.discard(inst)
-            if len(dep.waiting) > len(dep.starting):
+            if len(dep.waiting) > _coming(dep):
                 invocation_id = dep.waiting.popleft()
                 del self._waiting[invocation_id]
                 return [Fail(invocation_id, error)]
@@ -354,6 +366,7 @@ class Pool:
         if inst in dep.idle:
             dep.idle.remove(inst)
         dep.starting.discard(inst)
+        dep.finishing.discard(inst)
         inst.state = State.STOPPING
         return Terminate(inst.id, reason)
 
@@ -402,7 +415,7 @@ class Pool:
         """Capacity may have freed up: start instances for deployments still short of them."""
         actions: list[Action] = []
         for dep in list(self._deployments.values()):
-            while len(dep.waiting) > len(dep.starting):
+            while len(dep.waiting) > _coming(dep):
                 launched = self._launch_into(dep, now)
                 if not launched:
                     break
@@ -412,3 +425,8 @@ class Pool:
     def _forget_if_empty(self, dep: Deployment) -> None:
         if not dep.current and not dep.instances and not dep.waiting:
             self._deployments.pop(dep.fingerprint, None)
+
+
+def _coming(dep: Deployment) -> int:
+    """Instances of ``dep`` that will ask for work soon without being given any now."""
+    return len(dep.starting) + len(dep.finishing)

@@ -1,0 +1,98 @@
+"""Example-based checks of pool decisions the state machine cannot name (it checks invariants)."""
+
+from __future__ import annotations
+
+from anylambda.core.pool import Deliver, Fail, Launch, Pool, Terminate, Throttle
+
+
+def make_pool(limit: int = 4) -> Pool:
+    return Pool(account_limit=limit, idle_timeout=60, init_timeout=10, id_prefix="t")
+
+
+def warm_instance(pool: Pool) -> str:
+    """Invoke once and finish: one idle instance of deployment fp."""
+    (launch,) = pool.on_invoke("first", "fn", "fp", 0, can_wait=False)
+    assert isinstance(launch, Launch)
+    assert pool.on_next_polled(launch.instance_id, 1) == [Deliver("first", launch.instance_id)]
+    pool.on_result(launch.instance_id, 2)
+    assert pool.on_next_polled(launch.instance_id, 2) == []
+    return launch.instance_id
+
+
+def test_idle_instance_is_reused():
+    pool = make_pool()
+    inst = warm_instance(pool)
+    assert pool.on_invoke("second", "fn", "fp", 3, can_wait=False) == [Deliver("second", inst)]
+
+
+def test_back_to_back_invoke_waits_for_the_finishing_instance():
+    pool = make_pool()
+    inst = warm_instance(pool)
+    assert pool.on_invoke("a", "fn", "fp", 3, can_wait=False) == [Deliver("a", inst)]
+    pool.on_result(inst, 4)
+    # The result is in, but the runtime has not polled /next yet: no cold start for "b".
+    assert pool.on_invoke("b", "fn", "fp", 4, can_wait=False) == []
+    assert pool.on_next_polled(inst, 4) == [Deliver("b", inst)]
+
+
+def test_finishing_instance_that_dies_is_replaced_for_the_waiting_invocation():
+    pool = make_pool()
+    inst = warm_instance(pool)
+    pool.on_invoke("a", "fn", "fp", 3, can_wait=False)
+    pool.on_result(inst, 4)
+    pool.on_invoke("b", "fn", "fp", 4, can_wait=False)
+    (launch,) = pool.on_instance_exited(inst, "crashed", 5)
+    assert isinstance(launch, Launch) and launch.fingerprint == "fp"
+
+
+def test_finishing_instance_that_never_polls_is_stopped():
+    pool = make_pool()
+    inst = warm_instance(pool)
+    pool.on_invoke("a", "fn", "fp", 3, can_wait=False)
+    pool.on_result(inst, 4)
+    assert pool.on_tick(4 + 10) == [Terminate(inst, "unresponsive")]
+
+
+def test_sync_invoke_over_the_limit_is_throttled_and_async_waits():
+    pool = make_pool(limit=1)
+    (launch,) = pool.on_invoke("a", "fn", "fp", 0, can_wait=False)
+    assert pool.on_invoke("b", "fn", "fp", 0, can_wait=False) == [
+        Throttle("b", "ConcurrentInvocationLimitExceeded")
+    ]
+    assert pool.on_invoke("c", "fn", "fp", 0, can_wait=True) == []
+    # "c" waited; it runs once "a" is done and the instance polls again.
+    pool.on_next_polled(launch.instance_id, 1)
+    pool.on_result(launch.instance_id, 2)
+    assert pool.on_next_polled(launch.instance_id, 2) == [Deliver("c", launch.instance_id)]
+
+
+def test_reserved_concurrency_throttles_with_its_own_reason():
+    pool = make_pool()
+    pool.set_reserved("fn", 0)
+    assert pool.on_invoke("a", "fn", "fp", 0, can_wait=False) == [
+        Throttle("a", "ReservedFunctionConcurrentInvocationLimitExceeded")
+    ]
+
+
+def test_idle_instance_of_another_function_is_evicted_for_room():
+    pool = make_pool(limit=1)
+    inst = warm_instance(pool)
+    actions = pool.on_invoke("x", "other", "fp2", 3, can_wait=False)
+    assert actions[0] == Terminate(inst, "evicted")
+    assert isinstance(actions[1], Launch) and actions[1].fingerprint == "fp2"
+
+
+def test_init_failure_fails_the_invocation_that_started_it():
+    pool = make_pool()
+    (launch,) = pool.on_invoke("a", "fn", "fp", 0, can_wait=False)
+    assert pool.on_instance_failed(launch.instance_id, "import error", 1) == [
+        Fail("a", "import error"),
+        Terminate(launch.instance_id, "failed"),
+    ]
+
+
+def test_retired_deployment_stops_idle_instances_and_busy_ones_after_their_work():
+    pool = make_pool()
+    idle = warm_instance(pool)
+    assert pool.retire("fp") == [Terminate(idle, "stale")]
+    assert "Instances: stopping 1" in repr(pool)
