@@ -8,6 +8,7 @@ Decisions stay in the pool; this module only carries them out for one instance.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -16,12 +17,20 @@ from typing import TYPE_CHECKING
 import anyio
 
 from anylambda.core.invocation import FunctionFailure, Invocation, decode_client_context
-from anylambda.core.models import LaunchSpec
+from anylambda.core.models import MAX_RESPONSE_PAYLOAD, LaunchSpec
 from anylambda.core.runtime_api import NextEvent, RuntimeApiError, make_next_event
 
 if TYPE_CHECKING:
     from anylambda.core.interfaces import InstanceHandle
     from anylambda.core.pool import Action, Pool
+
+_RESPONSE_TOO_LARGE = json.dumps(
+    {
+        "errorMessage": "Response payload size exceeded maximum allowed payload size "
+        f"({MAX_RESPONSE_PAYLOAD} bytes).",
+        "errorType": "Function.ResponseSizeTooLarge",
+    }
+).encode()
 
 #: Applies pool actions; provided by the runtime.
 Apply = Callable[[list["Action"]], None]
@@ -118,10 +127,7 @@ class InstanceRecord:
 
     def response_too_large(self, request_id: str, size: int) -> None:
         """The handler's response is over the limit: the caller gets AWS's error instead."""
-        self._finish(request_id).fail(
-            b'{"errorMessage":"Response payload size exceeded maximum allowed payload size '
-            b'(6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}'
-        )
+        self._finish(request_id).fail(_RESPONSE_TOO_LARGE)
 
     def _finish(self, request_id: str) -> Invocation:
         invocation = self.current

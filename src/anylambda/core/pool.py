@@ -40,6 +40,14 @@ class State(Enum):
 
 RUNNING = frozenset({State.STARTING, State.IDLE, State.BUSY})
 
+#: Why the pool fails an invocation on its own (``Fail.error``), besides the events' errors.
+NO_RESULT = "no result"
+"""The runtime asked for new work without reporting the result of the last invocation."""
+INIT_TIMEOUT = "init timeout"
+"""The instance serving it did not finish initialising in time."""
+SHUTDOWN = "shutdown"
+"""The runtime is stopping."""
+
 #: Throttle reasons, as AWS reports them in a 429's ``Reason``.
 RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
 ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
@@ -239,7 +247,7 @@ class Pool:
         dep.finishing.discard(inst)
         if inst.invocation is not None:
             # Polling again without a result: the runtime dropped the invocation.
-            return [Fail(self._release(inst), "no result"), *self._next_for(inst, now)]
+            return [Fail(self._release(inst), NO_RESULT), *self._next_for(inst, now)]
         return self._next_for(inst, now)
 
     def on_result(self, instance_id: str, now: float) -> list[Action]:
@@ -306,19 +314,19 @@ class Pool:
             elif inst in inst.deployment.finishing and now - inst.since >= self.init_timeout:
                 actions.append(self._stop(inst, "unresponsive"))
             elif inst.state is State.STARTING and now - inst.since >= self.init_timeout:
-                actions.extend(self._fail_work_of(inst, "init timeout"))
-                actions.append(self._stop(inst, "init timeout"))
+                actions.extend(self._fail_work_of(inst, INIT_TIMEOUT))
+                actions.append(self._stop(inst, INIT_TIMEOUT))
         return [*actions, *self._rebalance(now)] if actions else actions
 
     def on_shutdown(self) -> list[Action]:
         """Stop everything: fail waiting invocations and stop every instance."""
-        actions: list[Action] = [Fail(i, "shutdown") for i in list(self._waiting)]
+        actions: list[Action] = [Fail(i, SHUTDOWN) for i in list(self._waiting)]
         for inv in list(self._waiting):
             self.on_abandon(inv)
         for inst in list(self._instances.values()):
             if inst.state in RUNNING:
-                actions.extend(self._fail_work_of(inst, "shutdown"))
-                actions.append(self._stop(inst, "shutdown"))
+                actions.extend(self._fail_work_of(inst, SHUTDOWN))
+                actions.append(self._stop(inst, SHUTDOWN))
         return actions
 
     # --- internals ------------------------------------------------------------------------

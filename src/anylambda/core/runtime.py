@@ -567,9 +567,9 @@ def _fail(invocation: Invocation, error: object) -> None:
         invocation.fail_with(error)
     elif isinstance(error, BackendError):
         invocation.abort(error.message)
-    elif error == "shutdown":
+    elif error == pool_actions.SHUTDOWN:
         invocation.abort("The server is shutting down.")
-    elif error == "init timeout":
+    elif error == pool_actions.INIT_TIMEOUT:
         invocation.fail_with(_INIT_TIMED_OUT)
     else:
         invocation.fail_with(FunctionFailure("Runtime.Unknown", f"Runtime failed: {error}"))
