@@ -22,6 +22,16 @@ work against it unchanged: point them at the server with --endpoint-url.
   aws lambda list-functions --endpoint-url http://127.0.0.1:9000
 """
 
+IMAGES_DESCRIPTION = """\
+Build the runtime images with no registry: a Debian rootfs made with debootstrap
+(cached), the AWS base images' layout laid over it, imported into Docker or
+Podman and tagged like AWS's (public.ecr.aws/lambda/python:3.11, ...). An image
+whose label anylambda.recipe matches its recipe is left alone.
+
+  anylambda images build                      every image, for docker
+  anylambda images build --engine podman --runtime python3.11
+"""
+
 SERVE_EPILOG = """\
 settings are read, later winning, from: defaults, the --config TOML file,
 ANYLAMBDA_* environment variables (e.g. ANYLAMBDA_PORT=9001), then flags.
@@ -62,7 +72,57 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="how much to log (default info; function output is logged at info)",
     )
+    _add_images_parser(commands)
     return parser
+
+
+def _add_images_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``anylambda images build|list``: the runtime images, built with no registry."""
+    images = commands.add_parser(
+        "images",
+        help="build the runtime images (no registry needed)",
+        description=IMAGES_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = images.add_subparsers(dest="images_command", metavar="ACTION", required=True)
+    build = actions.add_parser(
+        "build",
+        help="build the images that are missing or out of date",
+        description="Build (or re-tag) each recipe's image unless it is current.",
+    )
+    _add_image_options(build)
+    build.add_argument("--force", action="store_true", help="rebuild even if the image is current")
+    build.add_argument(
+        "--mirror", help="Debian mirror for debootstrap (default http://deb.debian.org/debian)"
+    )
+    build.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="root filesystem and wheel cache (default ${XDG_CACHE_HOME:-~/.cache}/anylambda)",
+    )
+    listing = actions.add_parser(
+        "list",
+        help="show the recipes, their tags, and whether the engine's images are current",
+        description="Show each recipe's runtimes, tags, hash and state on the engine.",
+    )
+    _add_image_options(listing)
+    for parser in (build, listing):
+        parser.set_defaults(log_level="info")
+
+
+def _add_image_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        default="docker",
+        choices=["docker", "podman"],
+        help="the engine to build into, through its CLI (default docker)",
+    )
+    parser.add_argument(
+        "--runtime",
+        action="append",
+        metavar="NAME",
+        help="only the image for this runtime, e.g. python3.11 (repeatable; default all)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.command == "images":
+        return _images(args)
     try:
         config = Config.load(
             args.config,
@@ -105,6 +167,44 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     if isinstance(exc, BaseExceptionGroup):
         return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
     return [exc]
+
+
+def _images(args: argparse.Namespace) -> int:
+    """Run ``anylambda images build|list``; errors are one line, with no traceback."""
+    from anylambda.runtimes import images
+
+    try:
+        recipes = images.select_recipes(args.runtime)
+        engine = images.Engine.find(args.engine)
+        if args.images_command == "list":
+            for recipe in recipes:
+                digest = images.recipe_hash(recipe)
+                print(f"{recipe.name} ({', '.join(recipe.runtimes)}) recipe {digest[:12]}")
+                for tag in recipe.tags:
+                    labels = engine.labels(tag)
+                    state = (
+                        "missing"
+                        if labels is None
+                        else "current"
+                        if labels.get(images.RECIPE_LABEL) == digest
+                        else "out of date"
+                    )
+                    print(f"  {tag}: {state}")
+            return 0
+        cache_dir = args.cache_dir or images.default_cache_dir()
+        for recipe in recipes:
+            result = images.build_image(
+                recipe,
+                engine,
+                cache_dir,
+                force=args.force,
+                mirror=args.mirror or images.DEFAULT_MIRROR,
+            )
+            print(result.describe(), flush=True)
+    except images.ImageBuildError as exc:
+        print(f"anylambda images: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def _serve(config: Config) -> None:

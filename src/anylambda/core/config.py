@@ -48,6 +48,11 @@ class Config:
     """Seconds to wait for instances to stop at shutdown before giving up on them."""
     interpreters: Mapping[str, str] = attrs.field(factory=dict)
     """Runtime name to interpreter path, e.g. ``{"python3.12": "/usr/bin/python3.12"}``."""
+    images: Mapping[str, str] = attrs.field(factory=dict)
+    """Runtime name to container image, overriding the recipes' images on container backends."""
+    container_network: str = "bridge"
+    """Network of container instances: ``bridge``, ``host``, a network's name, or ``none``
+    (an internal network on which instances reach the server and nothing else)."""
     plugins: Mapping[str, Any] = attrs.field(factory=dict)
     """Free-form settings for plugins, by plugin name (the ``[plugins.NAME]`` tables)."""
 
@@ -93,7 +98,7 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for field in attrs.fields(Config):
         raw = environ.get(f"ANYLAMBDA_{field.name.upper()}")
-        if raw is None or field.name in ("interpreters", "plugins"):
+        if raw is None or field.name in ("interpreters", "images", "plugins"):
             continue
         convert = _NUMERIC.get(field.name, str)
         try:

@@ -289,7 +289,7 @@ class LaunchSpec:
     runtime_api: str
     """``host:port`` of this instance's Runtime API, as ``AWS_LAMBDA_RUNTIME_API``."""
     code_dir: Path
-    """The unpacked code (read-only); ``/var/task`` in containers."""
+    """The unpacked code (read-only); ``/var/task`` in containers. Empty for image functions."""
     layer_dirs: tuple[Path, ...]
     """Each layer unpacked, in attach order; merged into ``/opt`` in containers."""
     environment: Mapping[str, str]

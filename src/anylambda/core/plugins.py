@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 #: Built-in plugins: entry-point name -> module. Must equal pyproject's entry points.
 BUILTINS: Mapping[str, str] = {
     "process": "anylambda.backends.process",
+    "docker": "anylambda.backends.docker",
     "lambda_api": "anylambda.frontends.lambda_api",
     "runtimes": "anylambda.runtimes",
 }

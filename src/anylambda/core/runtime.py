@@ -166,6 +166,8 @@ class Runtime:
         registry = await anyio.to_thread.run_sync(Registry, config.data_dir / "registry.sqlite3")
         self._stack.callback(registry.close)
         self._blobs = BlobStore(config.data_dir)
+        self._no_code_dir = config.data_dir / "no-code"
+        self._no_code_dir.mkdir(exist_ok=True)
         self._catalog = Catalog(registry, config.region, config.account_id)
         await self._catalog.load()
         self.backend = backends[config.backend](config)
@@ -439,7 +441,10 @@ class Runtime:
                 return prepared
             function = entry.config
             recipe = self.recipes.get(function.settings.runtime or "")
-            code_dir = await anyio.to_thread.run_sync(self._blobs.unpack, function.code.sha256)
+            if function.settings.package_type == "Image":
+                code_dir = self._no_code_dir  # the image brings its code
+            else:
+                code_dir = await anyio.to_thread.run_sync(self._blobs.unpack, function.code.sha256)
             layer_dirs = []
             for layer in function.layers:
                 layer_dirs.append(
