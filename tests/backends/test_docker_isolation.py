@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import signal
+import time
 import uuid
 
 import pytest
@@ -78,7 +79,7 @@ def test_image_function_runs_its_image(docker_client, docker_lambda, function_na
         f'FROM {PYTHON_IMAGE}\nCOPY app.py /var/task/\nCMD ["app.handler"]\n'
     )
     tag = f"anylambda-test-image:{uuid.uuid4().hex[:12]}"
-    docker_client.images.build(path=str(tmp_path), tag=tag, rm=True)
+    image, _ = docker_client.images.build(path=str(tmp_path), tag=tag, rm=True)
     try:
         docker_lambda.create_function(
             FunctionName=function_name, PackageType="Image", Code={"ImageUri": tag}, Role=ROLE
@@ -88,7 +89,14 @@ def test_image_function_runs_its_image(docker_client, docker_lambda, function_na
         assert "image says hi" in base64.b64decode(response["LogResult"]).decode()
     finally:
         docker_lambda.delete_function(FunctionName=function_name)
-        docker_client.images.remove(tag, force=True)
+        # The retired instance's container goes away asynchronously; removing the image
+        # while it exists would only untag it and leave a dangling image on the engine.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and docker_client.containers.list(
+            all=True, filters={"ancestor": image.id}
+        ):
+            time.sleep(0.1)
+        docker_client.images.remove(image.id, force=True)
 
 
 def test_missing_image_is_refused_at_create(docker_lambda, function_name):
