@@ -216,6 +216,8 @@ class FakeInstance:
         """How it ended; ``None`` while it lives."""
         self._stopped = anyio.Event()
         self._on_output: OutputSink | None = None
+        self._thawed = anyio.Event()
+        self._thawed.set()
 
     @property
     def alive(self) -> bool:
@@ -232,6 +234,21 @@ class FakeInstance:
             tg.cancel_scope.cancel()
         assert self.exit_status is not None
         return self.exit_status
+
+    @property
+    def paused(self) -> bool:
+        """Whether the instance is frozen (it serves nothing until resumed)."""
+        return not self._thawed.is_set()
+
+    async def pause(self) -> None:
+        """Freeze: an invocation delivered meanwhile waits for :meth:`resume`."""
+        self.backend.pauses += 1
+        self._thawed = anyio.Event()
+
+    async def resume(self) -> None:
+        """Thaw."""
+        self.backend.resumes += 1
+        self._thawed.set()
 
     def flush_output(self) -> None:
         """Nothing to do: ``context["log"]`` forwards output at once."""
@@ -269,6 +286,7 @@ class FakeInstance:
             if response.status != 200:
                 return 1
             request_id = response.headers["lambda-runtime-aws-request-id"]
+            await self._thawed.wait()  # a frozen process reads its /next answer when thawed
             try:
                 event = json.loads(response.body) if response.body else None
                 result = self.handler(event, self._context(request_id, response.headers))
@@ -338,6 +356,10 @@ class FakeBackend:
         """Instances ended by ``terminate()`` (a repeated call does not count)."""
         self.exits = 0
         """Instances that exited on their own (crash, init error)."""
+        self.pauses = 0
+        """Calls to an instance's ``pause()``."""
+        self.resumes = 0
+        """Calls to an instance's ``resume()``."""
         self.peak_running = 0
         """The most instances alive at once."""
         self.hanging = 0

@@ -498,3 +498,14 @@ def test_unparsable_json_is_a_client_error_not_a_500(data_dir, path, method, bod
         create(srv.client(), "steady", handler="handlers.echo")
         status, answer = raw_request(srv.url, method, path, body)
         assert status < 500, answer
+
+
+def test_soft_idle_freezes_the_instance_and_an_invoke_thaws_it(data_dir):
+    env = {"ANYLAMBDA_SOFT_IDLE_TIMEOUT": "0.3"}
+    with running_server(data_dir, env=env) as srv:
+        client = srv.client()
+        create(client, "dozy")
+        pid = invoke(client, "dozy")["pid"]
+        assert wait_for(lambda: process_state(pid) == "T"), "the idle instance is stopped"
+        assert invoke(client, "dozy")["pid"] == pid, "and thawed for the next invocation"
+        assert process_state(pid) != "T"

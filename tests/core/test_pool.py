@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from anylambda.core.pool import Deliver, Fail, Launch, Pool, Terminate, Throttle
+from anylambda.core.pool import Deliver, Fail, Launch, Pause, Pool, Resume, Terminate, Throttle
 
 
-def make_pool(limit: int = 4) -> Pool:
-    return Pool(account_limit=limit, idle_timeout=60, init_timeout=10, id_prefix="t")
+def make_pool(limit: int = 4, pause_after: float | None = None) -> Pool:
+    return Pool(
+        account_limit=limit,
+        idle_timeout=60,
+        init_timeout=10,
+        pause_after=pause_after,
+        id_prefix="t",
+    )
 
 
 def warm_instance(pool: Pool) -> str:
@@ -96,3 +102,19 @@ def test_retired_deployment_stops_idle_instances_and_busy_ones_after_their_work(
     idle = warm_instance(pool)
     assert pool.retire("fp") == [Terminate(idle, "stale")]
     assert "Instances: stopping 1" in repr(pool)
+
+
+def test_soft_idle_pauses_then_work_resumes_the_same_instance():
+    pool = make_pool(pause_after=5)
+    inst = warm_instance(pool)  # idle since t=2
+    assert pool.on_tick(6) == []
+    assert pool.on_tick(7) == [Pause(inst)]
+    assert pool.on_tick(8) == []  # paused once
+    assert pool.on_invoke("b", "fn", "fp", 9, can_wait=False) == [Resume(inst), Deliver("b", inst)]
+
+
+def test_hard_idle_stops_a_paused_instance():
+    pool = make_pool(pause_after=5)
+    inst = warm_instance(pool)
+    pool.on_tick(7)
+    assert pool.on_tick(2 + 60) == [Terminate(inst, "idle")]

@@ -715,3 +715,19 @@ async def test_fake_runtime_fixture(
     _, payload = await invoke(fake_runtime, "fixture", {"a": 1})
     assert payload == {"got": {"a": 1}}
     assert fake(fake_runtime).launches == 1
+
+
+async def test_soft_idle_pauses_the_instance_and_the_next_invoke_resumes_it(
+    tmp_path: Path,
+) -> None:
+    async with fake_runtime(tmp_path, soft_idle_timeout=0.2) as rt:
+        await create_function(rt, "dozy", "echo")
+        await invoke(rt, "dozy", 1)
+        backend = fake(rt)
+        with anyio.fail_after(LIMIT):
+            await wait_until(lambda: backend.pauses == 1)
+        (instance,) = backend.instances.values()
+        assert instance.paused
+        _, payload = await invoke(rt, "dozy", 2)
+        assert payload == 2
+        assert (backend.resumes, backend.launches, instance.paused) == (1, 1, False)

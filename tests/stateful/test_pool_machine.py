@@ -25,7 +25,9 @@ from anylambda.core.pool import (
     Deliver,
     Fail,
     Launch,
+    Pause,
     Pool,
+    Resume,
     State,
     Terminate,
     Throttle,
@@ -55,10 +57,20 @@ class PoolMachine(RuleBasedStateMachine):
 
     # --- setup --------------------------------------------------------------------------
 
-    @initialize(limit=st.integers(1, 6), reserved=st.none() | st.integers(0, 3))
-    def setup(self, limit: int, reserved: int | None) -> None:
+    @initialize(
+        limit=st.integers(1, 6),
+        reserved=st.none() | st.integers(0, 3),
+        pause_after=st.none() | st.floats(1, IDLE_TIMEOUT / 2),
+    )
+    def setup(self, limit: int, reserved: int | None, pause_after: float | None) -> None:
         self.limit = limit
-        self.pool = Pool(account_limit=limit, idle_timeout=IDLE_TIMEOUT, init_timeout=INIT_TIMEOUT)
+        self.pause_after = pause_after
+        self.pool = Pool(
+            account_limit=limit,
+            idle_timeout=IDLE_TIMEOUT,
+            init_timeout=INIT_TIMEOUT,
+            pause_after=pause_after,
+        )
         if reserved is not None and reserved <= limit:
             self.pool.set_reserved("a", reserved)
 
@@ -147,7 +159,10 @@ class PoolMachine(RuleBasedStateMachine):
         self.now += dt
         self.apply(self.pool.on_tick(self.now))
         for inst in self.pool.instances():
-            assert not (inst.state is State.IDLE and self.now - inst.since >= IDLE_TIMEOUT)
+            waited = self.now - inst.since
+            assert not (inst.state in (State.IDLE, State.PAUSED) and waited >= IDLE_TIMEOUT)
+            if self.pause_after is not None:
+                assert not (inst.state is State.IDLE and waited >= self.pause_after)
             assert not (inst.state is State.STARTING and self.now - inst.since >= INIT_TIMEOUT)
             stuck = inst in inst.deployment.finishing and self.now - inst.since >= INIT_TIMEOUT
             assert not stuck, "an instance that never polls again is stopped"
@@ -167,13 +182,20 @@ class PoolMachine(RuleBasedStateMachine):
                     fp, where = self.accepted[invocation_id]
                     assert where == "waiting", "an invocation is delivered at most once"
                     assert self.fingerprint_of[instance_id] == fp, "delivered to another deployment"
-                    assert self.instances[instance_id] in ("idle", "polling")
+                    assert self.instances[instance_id] in ("idle", "polling", "resumed")
                     self.accepted[invocation_id] = (fp, instance_id)
                     self.instances[instance_id] = "busy"
                 case Fail(invocation_id, _):
                     self.end(invocation_id)
                 case Throttle(invocation_id, _):
                     self.end(invocation_id)
+                case Pause(instance_id):
+                    assert self.pause_after is not None
+                    assert self.instances[instance_id] == "idle", "only idle instances pause"
+                    self.instances[instance_id] = "paused"
+                case Resume(instance_id):
+                    assert self.instances[instance_id] == "paused", "only paused ones resume"
+                    self.instances[instance_id] = "resumed"
                 case Terminate(instance_id, _):
                     assert self.instances[instance_id] not in ("stopping", "gone")
                     self.instances[instance_id] = "stopping"
@@ -182,6 +204,7 @@ class PoolMachine(RuleBasedStateMachine):
         for inst, state in self.instances.items():
             if state == "polling":
                 self.instances[inst] = "idle"
+            assert state != "resumed", "a resumed instance is given work at once"
 
     def end(self, inv: str) -> None:
         assert inv in self.accepted, "every invocation ends exactly once"
@@ -227,7 +250,7 @@ class PoolMachine(RuleBasedStateMachine):
         if not hasattr(self, "pool"):
             return
         for inst in self.pool.instances():
-            if inst.state is State.IDLE:
+            if inst.state in (State.IDLE, State.PAUSED):
                 assert inst.deployment.fingerprint not in self.retired
 
     def teardown(self) -> None:

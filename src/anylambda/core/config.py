@@ -41,7 +41,9 @@ class Config:
     account_concurrency: int = attrs.field(factory=default_account_concurrency)
     """Most instances running at once across all functions (AWS: ConcurrentExecutions)."""
     idle_timeout: float = 600.0
-    """Seconds an idle instance stays warm before it is stopped."""
+    """Seconds an idle instance stays warm before it is stopped (hard idle)."""
+    soft_idle_timeout: float | None = None
+    """Seconds idle before an instance is paused, cheap to resume (soft idle); off if unset."""
     init_timeout: float = 10.0
     """Seconds an instance may take to initialise (AWS: 10 s)."""
     shutdown_grace: float = 5.0
@@ -90,6 +92,7 @@ _NUMERIC = {
     "account_concurrency": int,
     "idle_timeout": float,
     "init_timeout": float,
+    "soft_idle_timeout": float,
     "shutdown_grace": float,
 }
 

@@ -45,6 +45,11 @@ class InstanceRecord:
         self.handle: InstanceHandle | None = None
         self.stop_reason: str | None = None
         """Set once the pool decided to stop this instance."""
+        self.want_paused = False
+        """Whether the pool wants the instance paused (soft idle)."""
+        self.paused = False
+        """Whether the backend has paused it."""
+        self.pause_lock = anyio.Lock()
         self.launching = anyio.CancelScope()
         """Cancelled when the pool gives up on the instance before its launch returned."""
         self.current: Invocation | None = None

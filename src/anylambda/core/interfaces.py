@@ -28,6 +28,16 @@ class InstanceHandle(Protocol):
     async def supervise(self, on_output: OutputSink) -> ExitStatus:
         """Forward the instance's output to ``on_output`` until it exits; say how it ended."""
 
+    async def pause(self) -> None:
+        """Freeze the instance while it waits for work (soft idle); it keeps its memory.
+
+        Only called when ``soft_idle_timeout`` is set. ``terminate`` must still work on
+        a paused instance.
+        """
+
+    async def resume(self) -> None:
+        """Thaw a paused instance: work is about to be delivered to it."""
+
     def flush_output(self) -> None:
         """Forward, synchronously, any output the instance has already written.
 

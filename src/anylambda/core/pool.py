@@ -29,16 +29,20 @@ import attrs
 
 
 class State(Enum):
-    """Lifecycle of an instance: ``STARTING -> IDLE <-> BUSY -> STOPPING -> GONE``."""
+    """Lifecycle of an instance: ``STARTING -> IDLE <-> BUSY -> STOPPING -> GONE``,
+    plus ``IDLE -> PAUSED -> BUSY`` when soft idling is on."""
 
     STARTING = "starting"
     IDLE = "idle"
+    PAUSED = "paused"
     BUSY = "busy"
     STOPPING = "stopping"
     GONE = "gone"
 
 
-RUNNING = frozenset({State.STARTING, State.IDLE, State.BUSY})
+RUNNING = frozenset({State.STARTING, State.IDLE, State.PAUSED, State.BUSY})
+#: States of an instance waiting for work (its ``/next`` is pending).
+WAITING = frozenset({State.IDLE, State.PAUSED})
 
 #: Why the pool fails an invocation on its own (``Fail.error``), besides the events' errors.
 NO_RESULT = "no result"
@@ -78,6 +82,20 @@ class Terminate:
 
 
 @attrs.frozen
+class Pause:
+    """Freeze idle ``instance_id`` (cheap to resume; it keeps its memory)."""
+
+    instance_id: str
+
+
+@attrs.frozen
+class Resume:
+    """Thaw paused ``instance_id``: it is about to receive work."""
+
+    instance_id: str
+
+
+@attrs.frozen
 class Fail:
     """Invocation ``invocation_id`` ends with ``error`` (opaque to the pool)."""
 
@@ -93,7 +111,7 @@ class Throttle:
     reason: str
 
 
-Action = Launch | Deliver | Terminate | Fail | Throttle
+Action = Launch | Deliver | Terminate | Pause | Resume | Fail | Throttle
 
 
 @attrs.define(eq=False)
@@ -104,7 +122,7 @@ class Instance:
     deployment: Deployment
     state: State
     since: float
-    """When it entered its current state."""
+    """When it started, started waiting for work, or posted its last result."""
     invocation: str | None = None
     """The invocation it is running, until the result is in."""
 
@@ -117,7 +135,7 @@ class Deployment:
     function: str
     waiting: deque[str] = attrs.Factory(deque)
     idle: list[Instance] = attrs.Factory(list)
-    """Idle instances; the most recently used is last and is reused first."""
+    """Idle and paused instances; the most recently used is last and is reused first."""
     starting: set[Instance] = attrs.Factory(set)
     finishing: set[Instance] = attrs.Factory(set)
     """Busy instances whose result is in: they will poll ``/next`` again any moment."""
@@ -136,10 +154,13 @@ class Pool:
         account_limit: int,
         idle_timeout: float,
         init_timeout: float,
+        pause_after: float | None = None,
         id_prefix: str = "i",
     ) -> None:
         self.account_limit = account_limit
         self.idle_timeout = idle_timeout
+        self.pause_after = pause_after
+        """Seconds idle before an instance is paused (soft idle); ``None``: never."""
         self.init_timeout = init_timeout
         self._ids = (f"{id_prefix}-{n}" for n in itertools.count(1))
         self._deployments: dict[str, Deployment] = {}
@@ -224,7 +245,7 @@ class Pool:
             dep = self._deployments[fingerprint] = Deployment(fingerprint, function)
         dep.current = True
         if dep.idle:
-            return [self._deliver(invocation_id, dep.idle.pop())]
+            return self._take_idle(invocation_id, dep.idle.pop())
         dep.waiting.append(invocation_id)
         self._waiting[invocation_id] = dep
         if len(dep.waiting) <= _coming(dep):
@@ -309,8 +330,15 @@ class Pool:
         came back for work after a result."""
         actions: list[Action] = []
         for inst in list(self._instances.values()):
-            if inst.state is State.IDLE and now - inst.since >= self.idle_timeout:
+            if inst.state in WAITING and now - inst.since >= self.idle_timeout:
                 actions.append(self._stop(inst, "idle"))
+            elif (
+                inst.state is State.IDLE
+                and self.pause_after is not None
+                and now - inst.since >= self.pause_after
+            ):
+                inst.state = State.PAUSED
+                actions.append(Pause(inst.id))
             elif inst in inst.deployment.finishing and now - inst.since >= self.init_timeout:
                 actions.append(self._stop(inst, "unresponsive"))
             elif inst.state is State.STARTING and now - inst.since >= self.init_timeout:
@@ -342,6 +370,11 @@ class Pool:
         inst.state, inst.since = State.IDLE, now
         dep.idle.append(inst)
         return []
+
+    def _take_idle(self, invocation_id: str, inst: Instance) -> list[Action]:
+        """Give work to a waiting instance, thawing it first if it is paused."""
+        resume: list[Action] = [Resume(inst.id)] if inst.state is State.PAUSED else []
+        return [*resume, self._deliver(invocation_id, inst)]
 
     def _deliver(self, invocation_id: str, inst: Instance) -> Deliver:
         inst.state, inst.invocation = State.BUSY, invocation_id
@@ -409,7 +442,7 @@ class Pool:
         candidates = [
             i
             for i in self._instances.values()
-            if i.state is State.IDLE
+            if i.state in WAITING
             and i.deployment is not dep
             and (
                 i.deployment.function == dep.function

@@ -111,6 +111,7 @@ class Runtime:
             account_limit=self.config.account_concurrency,
             idle_timeout=self.config.idle_timeout,
             init_timeout=self.config.init_timeout,
+            pause_after=self.config.soft_idle_timeout,
             id_prefix=secrets.token_hex(4),
         )
         self.backend: Backend
@@ -476,6 +477,11 @@ class Runtime:
                             self._tg.start_soon(self._terminate, record)
                         else:
                             record.launching.cancel()
+                case pool_actions.Pause(instance_id) | pool_actions.Resume(instance_id):
+                    record = self._records.get(instance_id)
+                    if record is not None:
+                        record.want_paused = isinstance(action, pool_actions.Pause)
+                        self._tg.start_soon(self._sync_pause, record)
                 case pool_actions.Fail(invocation_id, error):
                     invocation = self._invocations.get(invocation_id)
                     if invocation is not None:
@@ -528,6 +534,23 @@ class Runtime:
         finally:
             self.plugins.instance_stopped(record.spec, record.stop_reason or "exited")
         return _exit_failure(status)
+
+    async def _sync_pause(self, record: InstanceRecord) -> None:
+        """Bring the instance to the paused state the pool last asked for (one call at a time,
+        so a resume never overtakes the pause it undoes)."""
+        async with record.pause_lock:
+            while record.handle is not None and record.stop_reason is None:
+                wanted = record.want_paused
+                if record.paused == wanted:
+                    return
+                try:
+                    await (record.handle.pause() if wanted else record.handle.resume())
+                except Exception:
+                    logger.exception(
+                        "Could not %s instance %s", "pause" if wanted else "resume", record.id
+                    )
+                    return
+                record.paused = wanted
 
     async def _terminate(self, record: InstanceRecord) -> None:
         assert record.handle is not None

@@ -75,10 +75,21 @@ class ProcessHandle:
                 return
             self._sink(chunk)
 
-    def kill(self) -> None:
-        """SIGKILL the whole process group; nothing if it is already gone."""
+    async def pause(self) -> None:
+        """SIGSTOP the process group: it keeps its memory and uses no CPU."""
+        self._signal(signal.SIGSTOP)
+
+    async def resume(self) -> None:
+        """SIGCONT the process group."""
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, signal.SIGKILL)
+            os.killpg(self.pid, signum)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (stopped ones too); nothing if it is already gone."""
+        self._signal(signal.SIGKILL)
 
     async def _pump(self) -> None:
         while True:
