@@ -12,6 +12,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import attrs
 import pytest
 
 from anylambda.core.errors import ConfigurationError, ResourceNotFoundError
@@ -20,6 +21,7 @@ from anylambda.core.models import (
     FunctionConfig,
     FunctionSettings,
     FunctionState,
+    ImageConfig,
     LayerRef,
 )
 from anylambda.core.store import BlobStore, Registry
@@ -135,6 +137,15 @@ def test_dict_round_trip_is_exact_and_json_ready() -> None:
     assert function_from_dict(data) == config
     plain = FunctionConfig(name="p", settings=FunctionSettings(), code=CodeRef("c" * 64, 1))
     assert function_from_dict(json.loads(json.dumps(function_to_dict(plain)))) == plain
+    image = attrs.evolve(
+        plain,
+        settings=FunctionSettings(
+            package_type="Image",
+            image_uri="my/image:1",
+            image_config=ImageConfig(entry_point=["/bin/run"], working_directory="/srv"),
+        ),
+    )
+    assert function_from_dict(json.loads(json.dumps(function_to_dict(image)))) == image
 
 
 @pytest.fixture

@@ -371,6 +371,31 @@ async def test_create_image_function(client: QuartClient, runtime: FakeRuntime) 
     assert (settings.package_type, settings.image_uri) == ("Image", uri)
     got = await call(client, "GetFunction", FunctionName="img")
     assert got.parsed["Code"] == {"RepositoryType": "ECR", "ImageUri": uri}
+    assert "ImageConfigResponse" not in got.json["Configuration"]
+
+
+async def test_image_config_round_trips(client: QuartClient, runtime: FakeRuntime) -> None:
+    image_config = {"EntryPoint": ["/bin/sh", "-c"], "Command": ["app.handler"]}
+    result = await call(
+        client,
+        "CreateFunction",
+        FunctionName="img",
+        Role=ROLE,
+        PackageType="Image",
+        Code={"ImageUri": "my/image:1"},
+        ImageConfig=image_config,
+    )
+    assert result.parsed["ImageConfigResponse"] == {"ImageConfig": image_config}
+    assert_fits(result.json, MODEL.operation_model("CreateFunction").output_shape, "Create")
+    settings = runtime.functions["img"][LATEST].settings
+    assert settings.image_config.entry_point == ("/bin/sh", "-c")
+    updated = await call(
+        client,
+        "UpdateFunctionConfiguration",
+        FunctionName="img",
+        ImageConfig={"WorkingDirectory": "/srv"},
+    )
+    assert updated.parsed["ImageConfigResponse"] == {"ImageConfig": {"WorkingDirectory": "/srv"}}
 
 
 async def test_create_conflict_is_409(client: QuartClient) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import attrs
+
 from anylambda.core.models import FunctionConfig
 
 
@@ -31,5 +33,6 @@ def fingerprint(function: FunctionConfig) -> str:
         settings.ephemeral_storage,
         settings.package_type,
         settings.image_uri,
+        attrs.astuple(settings.image_config),
     ]
     return hashlib.sha256(json.dumps(material).encode()).hexdigest()

@@ -132,6 +132,22 @@ def _frozen_env(value: Mapping[str, str] | None) -> Mapping[str, str]:
 
 
 @attrs.frozen
+class ImageConfig:
+    """Overrides of a container image's settings (``ImageConfig``), for image functions."""
+
+    entry_point: tuple[str, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
+    """Replaces the image's ENTRYPOINT."""
+    command: tuple[str, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
+    """Replaces the image's CMD."""
+    working_directory: str | None = None
+    """Replaces the image's WORKDIR."""
+
+
+@attrs.frozen
 class FunctionSettings:
     """What a user sets on a function: CreateFunction and UpdateFunctionConfiguration."""
 
@@ -163,6 +179,8 @@ class FunctionSettings:
     """``Zip`` or ``Image``."""
     image_uri: str | None = None
     """Container image for ``PackageType=Image``."""
+    image_config: ImageConfig = ImageConfig()
+    """Entrypoint, command and working directory overrides of that image."""
 
 
 @attrs.frozen

@@ -17,7 +17,14 @@ from typing import Any
 import attrs
 
 from anylambda.core.errors import ConfigurationError
-from anylambda.core.models import CodeRef, FunctionConfig, FunctionSettings, FunctionState, LayerRef
+from anylambda.core.models import (
+    CodeRef,
+    FunctionConfig,
+    FunctionSettings,
+    FunctionState,
+    ImageConfig,
+    LayerRef,
+)
 
 #: Schema migrations in order; ``PRAGMA user_version`` is how many have been applied.
 _MIGRATIONS = (
@@ -42,7 +49,12 @@ def function_from_dict(data: dict[str, Any]) -> FunctionConfig:
     return FunctionConfig(
         **{
             **data,
-            "settings": FunctionSettings(**data["settings"]),
+            "settings": FunctionSettings(
+                **{
+                    **data["settings"],
+                    "image_config": ImageConfig(**data["settings"].get("image_config", {})),
+                }
+            ),
             "code": CodeRef(**data["code"]),
             "layers": tuple(
                 LayerRef(arn=layer["arn"], code=CodeRef(**layer["code"]))

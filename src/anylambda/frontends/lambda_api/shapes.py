@@ -26,6 +26,7 @@ from anylambda.core.models import (
     AccountSettings,
     FunctionConfig,
     FunctionSettings,
+    ImageConfig,
     constraint_error,
 )
 
@@ -114,12 +115,26 @@ def settings_changes(body: Mapping[str, Any], *, create: bool) -> dict[str, Any]
         changes["ephemeral_storage"] = _member(storage, "Size", int)
     if (layers := _member(body, "Layers", list)) is not None:
         changes["layers"] = _strings(layers, "Layers")
+    if (image_config := _member(body, "ImageConfig", dict)) is not None:
+        changes["image_config"] = _image_config(image_config)
     if create and (architectures := _member(body, "Architectures", list)) is not None:
         changes["architectures"] = _strings(architectures, "Architectures")
     package_type = changes.get("package_type")
     if package_type is not None and package_type not in _PACKAGE_TYPES:
         raise constraint_error("packageType", package_type, "satisfy enum value set: [Zip, Image]")
     return changes
+
+
+def _image_config(body: Mapping[str, Any]) -> ImageConfig:
+    def strings(key: str) -> tuple[str, ...] | None:
+        value = _member(body, key, list)
+        return None if value is None else _strings(value, f"ImageConfig.{key}")
+
+    return ImageConfig(
+        entry_point=strings("EntryPoint"),
+        command=strings("Command"),
+        working_directory=_member(body, "WorkingDirectory", str),
+    )
 
 
 def decode_zip(code: Mapping[str, Any]) -> bytes | None:
@@ -213,6 +228,16 @@ def function_configuration(
     }
     if settings.environment:
         shape["Environment"] = {"Variables": dict(settings.environment)}
+    if settings.image_config != ImageConfig():
+        image = settings.image_config
+        members = {
+            "EntryPoint": image.entry_point and list(image.entry_point),
+            "Command": image.command and list(image.command),
+            "WorkingDirectory": image.working_directory,
+        }
+        shape["ImageConfigResponse"] = {
+            "ImageConfig": {key: value for key, value in members.items() if value is not None}
+        }
     if config.layers:
         shape["Layers"] = [{"Arn": ref.arn, "CodeSize": ref.code.size} for ref in config.layers]
     if listed:
