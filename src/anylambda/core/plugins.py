@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 BUILTINS: Mapping[str, str] = {
     "process": "anylambda.backends.process",
     "docker": "anylambda.backends.docker",
+    "podman": "anylambda.backends.podman",
     "lambda_api": "anylambda.frontends.lambda_api",
     "runtimes": "anylambda.runtimes",
 }

@@ -1,137 +1,135 @@
-"""The Docker engine as the event loop sees it: SDK calls in worker threads, errors mapped.
+"""The Docker engine over the ``docker`` SDK's low-level client.
 
-The ``docker`` SDK is blocking and optional: it is imported when a backend
-connects, never at plugin import, so the process backend never needs it.
-Every call runs in a worker thread under the engine's own
-:class:`~anyio.CapacityLimiter` (anyio's default limiter is shared by the
-whole server), and every SDK or transport error leaves :meth:`Engine.call` as a
-:class:`~anylambda.core.errors.BackendError`.
+Imported only when the docker backend connects: the SDK is optional
+(``pip install 'anylambda[docker]'``). Every method blocks; the backend calls
+them through :meth:`~anylambda.backends.container.engine.Engine.run`.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-import anyio
-
-from anylambda.core.errors import BackendError, ConfigurationError
+from anylambda.backends.container import engine as base
+from anylambda.backends.docker.spec import docker_args
+from anylambda.core.errors import BackendError
 
 if TYPE_CHECKING:
     from docker import APIClient
 
-T = TypeVar("T")
+    from anylambda.backends.container.spec import RunSpec
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
-#: Most SDK calls in flight at once (each holds a worker thread and a connection).
-CONCURRENT_CALLS = 16
-#: Seconds any one API request may take.
-REQUEST_TIMEOUT = 30.0
 
 
-class NotFoundError(BackendError):
-    """The engine does not know the container, image or network (HTTP 404)."""
-
-
-class ConflictError(BackendError):
-    """The engine refused because of the object's state (HTTP 409), e.g. a removal in progress."""
-
-
-class Engine:
+class DockerEngine(base.Engine):
     """One connection to a Docker engine."""
 
-    def __init__(self, base_url: str | None = None) -> None:
-        #: Where the engine listens, as users write it (``unix:///var/run/docker.sock``).
-        self.url = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
-        self.limiter = anyio.CapacityLimiter(CONCURRENT_CALLS)
-        self._api: APIClient | None = None
+    title = "Docker engine"
+    backend = "docker"
+    env_var = "DOCKER_HOST"
+    default_url = DEFAULT_URL
+    start_hint = "dockerd &"
+    build_hint = "docker build -t ..."
+
+    _api: APIClient | None = None
 
     @property
     def api(self) -> APIClient:
         """The SDK's low-level client; only valid after :meth:`connect`."""
         if self._api is None:
-            raise BackendError("The Docker backend is not connected to an engine yet.")
+            raise BackendError("The docker backend is not connected to an engine yet.")
         return self._api
 
-    async def connect(self) -> None:
-        """Reach the engine and agree on an API version; a clear startup error if it is absent."""
-        try:
-            import docker
-        except ImportError as exc:
-            raise ConfigurationError(
-                "The docker backend needs the docker SDK: pip install 'anylambda[docker]'"
-            ) from exc
-
-        def connect() -> APIClient:
-            probe(self.url)
-            return docker.APIClient(
-                base_url=self.url,
-                version="auto",
-                timeout=REQUEST_TIMEOUT,
-                max_pool_size=CONCURRENT_CALLS,
-            )
-
-        try:
-            self._api = await anyio.to_thread.run_sync(
-                functools.partial(self._mapped, connect), limiter=self.limiter
-            )
-        except BackendError as exc:
-            raise ConfigurationError(
-                f"Cannot reach the Docker engine at {self.url} ({exc.__cause__}). Start it "
-                "(e.g. `dockerd &`), or point DOCKER_HOST or [plugins.docker] base_url at it."
-            ) from exc
-
-    async def call(self, fn: Callable[[APIClient], T]) -> T:
-        """Run ``fn(api)`` in a worker thread; its errors become ``BackendError``."""
-        return await anyio.to_thread.run_sync(
-            functools.partial(self._mapped, lambda: fn(self.api)), limiter=self.limiter
-        )
-
-    def _mapped(self, fn: Callable[[], T]) -> T:
-        with self.mapped_errors():
-            return fn()
-
-    @contextmanager
-    def mapped_errors(self) -> Iterator[None]:
-        """Turn the SDK's and the transport's exceptions into ``BackendError`` subclasses."""
+    def sdk_errors(self) -> base.SdkErrors:
+        """Import the SDK; its exceptions."""
         from docker import errors
         from requests import RequestException
 
-        try:
-            yield
-        except errors.NotFound as exc:
-            raise NotFoundError(_explain(exc)) from exc
-        except errors.APIError as exc:
-            if exc.status_code == 409:
-                raise ConflictError(_explain(exc)) from exc
-            raise BackendError(f"Docker engine error: {_explain(exc)}") from exc
-        except (errors.DockerException, RequestException, OSError) as exc:
-            raise BackendError(f"Docker engine at {self.url} failed: {exc}") from exc
+        return base.SdkErrors(
+            not_found=(errors.NotFound,),
+            api=(errors.APIError,),
+            transport=(errors.DockerException, RequestException),
+        )
 
-    async def aclose(self) -> None:
+    def open(self) -> None:
+        """Create the client, agreeing on an API version with the engine."""
+        import docker
+
+        self._api = docker.APIClient(
+            base_url=self.url,
+            version="auto",
+            timeout=base.REQUEST_TIMEOUT,
+            max_pool_size=base.CONCURRENT_CALLS,
+        )
+
+    def close(self) -> None:
         """Close the client's connections."""
         if self._api is not None:
             api, self._api = self._api, None
-            await anyio.to_thread.run_sync(api.close, limiter=self.limiter)
+            api.close()
 
+    def list_containers(self, filters: Mapping[str, list[str]]) -> list[str]:
+        """Ids of the containers ``filters`` select, running or not."""
+        return [c["Id"] for c in self.api.containers(all=True, filters=dict(filters))]
 
-def probe(url: str) -> None:
-    """Connect to a unix socket once (``OSError`` if nothing listens), closing it properly.
+    def remove(self, container_id: str) -> None:
+        """``docker rm -f``."""
+        self.api.remove_container(container_id, force=True)
 
-    A missing engine then fails here rather than inside the SDK, which leaks the
-    socket of a connection that failed (a ``ResourceWarning``).
-    """
-    if not url.startswith("unix://"):
-        return
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(REQUEST_TIMEOUT)
-        probe.connect(url.removeprefix("unix://"))
+    def inspect_image(self, image: str) -> Mapping[str, Any]:
+        """``docker image inspect``."""
+        return self.api.inspect_image(image)
 
+    def inspect_network(self, name: str) -> Mapping[str, Any]:
+        """``docker network inspect``."""
+        return self.api.inspect_network(name)
 
-def _explain(exc: Any) -> str:
-    """The engine's own message (``explanation``), else the exception's text."""
-    return str(getattr(exc, "explanation", None) or exc)
+    def create_internal_network(self, name: str, labels: Mapping[str, str]) -> None:
+        """``docker network create --internal``."""
+        self.api.create_network(name, driver="bridge", internal=True, labels=dict(labels))
+
+    def create(self, run: RunSpec) -> str:
+        """``docker create``."""
+        args = docker_args(run)
+        host_config = self.api.create_host_config(**args.host)
+        created = self.api.create_container(
+            host_config=host_config, use_config_proxy=False, **args.create
+        )
+        return created["Id"]
+
+    def attach(self, container_id: str) -> base.Attached:
+        """The attach socket (a ``SocketIO`` over the engine connection)."""
+        stream = self.api.attach_socket(
+            container_id, params={"stdout": 1, "stderr": 1, "stream": 1}
+        )
+        try:
+            return base.Attached(stream, base.raw_socket(stream, self.backend))
+        except BackendError:
+            stream.close()
+            raise
+
+    def start(self, container_id: str) -> None:
+        """``docker start``."""
+        self.api.start(container_id)
+
+    def exit_state(self, container_id: str) -> Mapping[str, Any]:
+        """``docker wait``, then the container's ``State``."""
+        self.api.wait(container_id)
+        return self.api.inspect_container(container_id).get("State") or {}
+
+    def pause(self, container_id: str) -> None:
+        """``docker pause``."""
+        self.api.pause(container_id)
+
+    def unpause(self, container_id: str) -> None:
+        """``docker unpause``."""
+        self.api.unpause(container_id)
+
+    def blames_the_function(self, exc: Exception) -> bool:
+        """A missing image, or an entrypoint the runtime cannot execute (the engine says 400)."""
+        from docker import errors
+
+        if isinstance(exc, errors.ImageNotFound):
+            return True
+        return isinstance(exc, errors.APIError) and exc.status_code == 400

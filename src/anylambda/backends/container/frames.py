@@ -1,9 +1,10 @@
-"""Docker's multiplexed attach stream, decoded incrementally.
+"""The Docker Engine API's multiplexed attach stream, decoded incrementally.
 
-A container without a TTY sends its stdout and stderr over one stream of
-frames: an 8-byte header (stream number, three zero bytes, the payload's
-length as a big-endian 32-bit integer) and then the payload. Reads cut frames
-anywhere, so the decoder keeps what it has not finished.
+Docker and Podman speak the same format. A container without a TTY sends its
+stdout and stderr over one stream of frames: an 8-byte header (stream number,
+three zero bytes, the payload's length as a big-endian 32-bit integer) and
+then the payload. Reads cut frames anywhere, so the decoder keeps what it has
+not finished.
 """
 
 from __future__ import annotations

@@ -1,39 +1,43 @@
-"""One instance as the Docker backend tracks it: a container, its attach stream, its output pipe.
+"""One instance as a container backend tracks it: a container, its attach stream, its output pipe.
 
 The backend attaches to the container *before* starting it, so nothing it
 writes is lost, and reads the attach stream's socket without blocking. The
 stream ends when the container does, which is how :meth:`ContainerHandle.supervise`
 learns of the exit without holding an engine request open.
 
-Zip functions write their output into an :class:`~anylambda.backends.docker.pipe.OutputPipe`
-instead, which :meth:`ContainerHandle.flush_output` reads exactly up to the
-moment a result arrives. Image functions keep Docker's path (their image may
-have no shell to redirect with): output the engine is still relaying when a
-result arrives lands in the next invocation's log, or only in the server log.
+Functions whose entrypoint can be wrapped in a shell write their output into an
+:class:`~anylambda.backends.container.pipe.OutputPipe` instead, which
+:meth:`ContainerHandle.flush_output` reads exactly up to the moment a result
+arrives. Other images keep the engine's path: output the engine is still
+relaying when a result arrives lands in the next invocation's log, or only in
+the server log.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import socket
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio
 
-from anylambda.backends.docker.engine import ConflictError, Engine, NotFoundError
-from anylambda.backends.docker.frames import FrameDecoder
-from anylambda.backends.docker.pipe import OutputPipe
-from anylambda.backends.docker.spec import exit_status
+from anylambda.backends.container.engine import Attached, ConflictError, Engine, NotFoundError
+from anylambda.backends.container.frames import FrameDecoder
+from anylambda.backends.container.status import KILLED, OomKillCounter, exit_status
 from anylambda.core.errors import BackendError
-from anylambda.core.interfaces import OutputSink
 from anylambda.core.models import ExitStatus
+
+if TYPE_CHECKING:
+    from anylambda.backends.container.pipe import OutputPipe
+    from anylambda.core.interfaces import OutputSink
 
 #: Read at most this much of the attach stream at once.
 READ_CHUNK = 64 * 1024
 #: Seconds to wait for the engine to report the exit, and to remove the container.
 CLEANUP_TIMEOUT = 15.0
+#: Pauses between attempts to remove a container while the engine cannot be reached.
+RETRY_DELAYS = (0.1, 0.2, 0.5, *([1.0] * 15))
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ class ContainerHandle:
         self,
         engine: Engine,
         container_id: str,
-        stream: Any,
+        attached: Attached,
         memory_size: int,
         pipe: OutputPipe | None = None,
     ) -> None:
@@ -53,13 +57,15 @@ class ContainerHandle:
         #: The engine's full container id.
         self.id = container_id
         self.memory_size = memory_size
-        self._stream = stream  # the SDK's socket object, kept so that nothing closes it early
-        self._sock: socket.socket = raw_socket(stream)
+        self._stream = attached.stream  # the SDK's object, kept so that nothing closes it early
+        self._sock: socket.socket = attached.sock
         self._sock.setblocking(False)
         self._pipe = pipe
         self._decoder = FrameDecoder()
         self._sink: OutputSink | None = None
         self._eof = False
+        self._removing = False
+        self._ooms = None if engine.reports_oom else OomKillCounter()
 
     async def supervise(self, on_output: OutputSink) -> ExitStatus:
         """Forward output until the container ends; say how it ended; remove it."""
@@ -79,7 +85,7 @@ class ContainerHandle:
         finally:
             self._sink = None
             self.close_streams()
-            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_TIMEOUT):
+            with anyio.CancelScope(shield=True):
                 await self.remove()
 
     def flush_output(self) -> None:
@@ -92,14 +98,36 @@ class ContainerHandle:
         if output:
             self._sink(output)
 
+    async def pause(self) -> None:
+        """Freeze the container's processes (soft idle); they keep their memory."""
+        await self.engine.run(self.engine.pause, self.id)
+
+    async def resume(self) -> None:
+        """Thaw the container."""
+        await self.engine.run(self.engine.unpause, self.id)
+
     async def remove(self) -> None:
-        """Kill and remove the container; nothing if it is gone or going already."""
-        try:
-            await self.engine.call(lambda api: api.remove_container(self.id, force=True))
-        except (NotFoundError, ConflictError):
-            pass
-        except BackendError as exc:
-            logger.warning("Could not remove container %s: %s", self.id[:12], exc.message)
+        """Kill and remove the container; nothing if it is gone or going already.
+
+        An engine that cannot be reached is tried again until :data:`CLEANUP_TIMEOUT`
+        (Podman's service may restart while its containers live on); what it still
+        cannot remove then, the next server's ``reap_stale`` does.
+        """
+        self._removing = True
+        error = None
+        with anyio.move_on_after(CLEANUP_TIMEOUT):
+            for delay in RETRY_DELAYS:
+                try:
+                    await self.engine.run(self.engine.remove, self.id)
+                except (NotFoundError, ConflictError):
+                    return
+                except BackendError as exc:
+                    error = exc
+                else:
+                    return
+                await anyio.sleep(delay)
+        if error is not None:
+            logger.warning("Could not remove container %s: %s", self.id[:12], error.message)
 
     def close_streams(self) -> None:
         """Stop reading output (the container is unaffected)."""
@@ -131,23 +159,13 @@ class ContainerHandle:
 
     async def _exit_status(self) -> ExitStatus:
         try:
-            await self.engine.call(lambda api: api.wait(self.id))
-            info = await self.engine.call(lambda api: api.inspect_container(self.id))
+            state = await self.engine.run(self.engine.exit_state, self.id)
         except NotFoundError:
             # Removed by terminate() before the exit could be inspected: it was killed.
-            return ExitStatus(code=None, signal=signal.SIGKILL)
+            return KILLED
         except BackendError as exc:
             # E.g. the engine restarted: the container is gone with it.
             return ExitStatus(code=None, reason=f"container lost: {exc.message}")
-        return exit_status(info.get("State") or {}, self.memory_size)
-
-
-def raw_socket(stream: Any) -> socket.socket:
-    """The OS socket under the SDK's attach stream (a ``SocketIO`` over a unix or TCP socket)."""
-    sock = getattr(stream, "_sock", stream)
-    if not isinstance(sock, socket.socket):
-        raise BackendError(
-            f"Cannot read the container's output from a {type(stream).__name__}: the docker "
-            "backend needs an engine on a unix socket or plain TCP on this host."
-        )
-    return sock
+        # A SIGKILL this backend sent (terminate) is never an out-of-memory kill.
+        suspected = self._ooms is not None and not self._removing and self._ooms.fired()
+        return exit_status(state, self.memory_size, oom_suspected=suspected)

@@ -1,12 +1,12 @@
 """A FIFO on the host that a container writes its output into, read by the server directly.
 
-Output that takes Docker's own path (container pipes, the shim, the engine,
-the attach stream) arrives a moment after a Runtime API request the function
-sent later, so a log tail would miss what a handler printed just before
-returning. Written into a FIFO, output is in the server's reach the instant
+Output that takes the engine's own path (container pipes, the shim or conmon,
+the engine, the attach stream) arrives a moment after a Runtime API request
+the function sent later, so a log tail would miss what a handler printed just
+before returning. Written into a FIFO, output is in the server's reach the instant
 ``write()`` returns, exactly as with the process backend's pipes. The
 container's command redirects its stdout and stderr there (see
-:func:`~anylambda.backends.docker.spec.container_config`).
+:func:`~anylambda.backends.container.spec.run_spec`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from anylambda.backends.docker.spec import OUTPUT_FIFO_NAME
+from anylambda.backends.container.spec import OUTPUT_FIFO_NAME
 
 #: Read at most this much output at once.
 READ_CHUNK = 64 * 1024
