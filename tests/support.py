@@ -11,7 +11,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import boto3
@@ -64,42 +64,50 @@ def lambda_client(url: str, read_timeout: float = 120, **config: object) -> obje
     )
 
 
-@contextmanager
 def running_server(
-    data_dir: Path, *args: str, env: Mapping[str, str] | None = None
-) -> Iterator[Server]:
-    """Start ``anylambda serve`` on a free port; stop it (SIGTERM) on exit."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "anylambda.cli",
-            "serve",
-            "--port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-            *args,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
+    data_dir: Path, *args: str, env: Mapping[str, str] | None = None, stderr: Path | None = None
+) -> AbstractContextManager[Server]:
+    """Start ``anylambda serve`` on a free port with ``data_dir``; stop it (SIGTERM) on exit."""
+    return serve(
+        "--port", "0", "--data-dir", str(data_dir), *args, data_dir=data_dir, env=env, stderr=stderr
     )
+
+
+@contextmanager
+def serve(
+    *args: str,
+    data_dir: Path = Path(),
+    env: Mapping[str, str] | None = None,
+    stderr: Path | None = None,
+) -> Iterator[Server]:
+    """``anylambda serve ARGS`` exactly as given; with ``stderr``, its log goes to that file."""
+    log = stderr.open("w") if stderr else None
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "anylambda.cli", "serve", *args],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+    finally:
+        if log is not None:
+            log.close()  # the child has its own copy
     assert process.stdout is not None
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     url = None
     while url is None and time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line and process.poll() is not None:
+            process.stdout.close()
             raise RuntimeError(f"anylambda serve exited with {process.returncode}")
         match = re.search(r"listening on (http://\S+)", line)
         if match:
             url = match.group(1)
-    if url is None:
-        process.kill()
-        raise RuntimeError("anylambda serve did not start in time")
-    server = Server(process, url, data_dir)
+    server = Server(process, url or "", data_dir)
     try:
+        if url is None:
+            raise RuntimeError("anylambda serve did not start in time")
         yield server
     finally:
         if process.poll() is None:
