@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from anylambda.core.invocation import FunctionFailure, Invocation, decode_client_context
+from anylambda.core.invocation import FunctionFailure, Invocation
 from anylambda.core.models import MAX_RESPONSE_PAYLOAD, LaunchSpec
 from anylambda.core.runtime_api import NextEvent, RuntimeApiError, make_next_event
 
@@ -79,7 +79,7 @@ class InstanceRecord:
             deadline_ms=int((time.time() + timeout) * 1000),
             function_arn=invocation.function_arn,
             trace_id=request.trace_id,
-            client_context=decode_client_context(request.client_context),
+            client_context=invocation.client_context,
             cognito_identity=request.cognito_identity,
         )
         if self._wakeup is not None:

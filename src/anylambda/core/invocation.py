@@ -65,6 +65,7 @@ class Invocation:
 
     __slots__ = (
         "aborted",
+        "client_context",
         "delivered_at",
         "dispatched",
         "done",
@@ -82,13 +83,20 @@ class Invocation:
     )
 
     def __init__(
-        self, request_id: str, request: InvokeRequest, function: FunctionConfig, function_arn: str
+        self,
+        request_id: str,
+        request: InvokeRequest,
+        function: FunctionConfig,
+        function_arn: str,
+        client_context: str | None = None,
     ) -> None:
         self.id = request_id
         self.request = request
         self.function = function
         self.function_arn = function_arn
         """The ARN the caller invoked (qualified if they named a version)."""
+        self.client_context = client_context
+        """The decoded ``ClientContext`` JSON, as the runtime receives it."""
         self.started = time.monotonic()
         self.delivered_at: float | None = None
         self.init_duration_ms: float | None = None

@@ -354,7 +354,7 @@ class Runtime:
         if self._closing:
             raise ServiceError("The server is shutting down.")
         _check_json(request.payload)
-        decode_client_context(request.client_context)
+        client_context = decode_client_context(request.client_context)
         if not request.payload:
             request = attrs.evolve(request, payload=b"{}")  # AWS delivers {} when there is none
         ref = parse_function_ref(request.function_name, request.qualifier)
@@ -366,7 +366,9 @@ class Runtime:
             )
         prepared = await self._prepare(entry)
         arn = self.function_arn(ref.name, ref.qualifier)
-        invocation = Invocation(_request_id(request), request, prepared.function, arn)
+        invocation = Invocation(
+            _request_id(request), request, prepared.function, arn, client_context
+        )
         if asynchronous:
             self._tg.start_soon(self._run_event, invocation, prepared)
             return InvokeResult(request_id=invocation.id, status_code=202, executed_version=version)
