@@ -38,7 +38,7 @@ from anylambda.runtimes.images import (
     recipe_hash,
     select_recipes,
 )
-from anylambda.runtimes.images.builtin import nodejs_recipe, provided_recipe, python_recipe
+from anylambda.runtimes.images.builtin import nodejs_recipe, python_recipe
 from anylambda.runtimes.images.layout import resolve, write_image_tar
 from anylambda.runtimes.images.rootfs import rootfs_path, unpack_wheel
 from anylambda.runtimes.launchers import Interpreters
@@ -131,6 +131,53 @@ def test_rootfs_is_shared_by_package_set_in_any_order(tmp_path: Path) -> None:
     assert one.key() == other.key()
     assert rootfs_path(one, tmp_path) == rootfs_path(other, tmp_path)
     assert one.key() != RootfsSpec(packages=("bash",)).key()
+
+
+def test_rootfs_cache_key_includes_the_suite(tmp_path: Path) -> None:
+    bookworm = RootfsSpec(packages=("python3",))
+    trixie = RootfsSpec(packages=("python3",), suite="trixie")
+    assert bookworm.key().startswith("bookworm-minbase-")
+    assert trixie.key().startswith("trixie-minbase-")
+    assert bookworm.key().removeprefix("bookworm-") != trixie.key().removeprefix("trixie-")
+    assert rootfs_path(bookworm, tmp_path) != rootfs_path(trixie, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "suite", "tags"),
+    [
+        (python_recipe("3.11"), "bookworm", ("python:3.11", "python:3.11-x86_64")),
+        (python_recipe("3.13"), "trixie", ("python:3.13", "python:3.13-x86_64")),
+        (nodejs_recipe(18), "bookworm", ("nodejs:18", "nodejs:18-x86_64")),
+        (nodejs_recipe(20), "trixie", ("nodejs:20", "nodejs:20-x86_64")),
+    ],
+    ids=lambda value: value.name if isinstance(value, ImageRecipe) else None,
+)
+def test_each_version_comes_from_the_debian_release_that_ships_it(
+    recipe: ImageRecipe, suite: str, tags: tuple[str, ...]
+) -> None:
+    assert recipe.rootfs.suite == suite
+    assert recipe.rootfs.key().startswith(f"{suite}-")
+    assert recipe.tags == tuple(f"public.ecr.aws/lambda/{tag}" for tag in tags)
+    assert recipe in builtin_recipes()
+
+
+def test_python_wheels_are_for_the_images_interpreter() -> None:
+    wheels = python_recipe("3.13").rootfs.wheels
+    assert wheels is not None
+    assert wheels.python_version == "3.13"
+    assert any(r.startswith("awslambdaric==") for r in wheels.requirements)
+
+
+def test_trixie_and_bookworm_images_share_no_rootfs() -> None:
+    keys = [recipe.rootfs.key() for recipe in builtin_recipes()]
+    assert len(keys) == len(set(keys))
+
+
+def test_a_version_no_debian_release_ships_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"Python 3\.12 \(known: 3\.11, 3\.13\)"):
+        python_recipe("3.12")
+    with pytest.raises(ValueError, match=r"Node\.js 22"):
+        nodejs_recipe(22)
 
 
 def test_image_paths_must_be_absolute(tmp_path: Path) -> None:
@@ -239,6 +286,10 @@ def test_select_recipes_by_runtime_or_name() -> None:
     assert [r.name for r in select_recipes(["provided.al2", "python3.11", "provided"])] == [
         "provided",
         "python3.11",
+    ]
+    assert [r.name for r in select_recipes(["nodejs20.x", "python3.13"])] == [
+        "nodejs20.x",
+        "python3.13",
     ]
     assert select_recipes(None) == builtin_recipes()
     with pytest.raises(ImageBuildError, match=r"known: .*python3\.11"):
@@ -438,6 +489,24 @@ def test_python_image_runs_as_the_sandbox_user_on_a_read_only_root(engine: Engin
     assert done.stdout.splitlines() == ["task read-only: 30", "993 993 /var/task /var/task"]
 
 
+VERSIONED = [r for r in builtin_recipes() if r.name.startswith(("python", "nodejs"))]
+
+
+@pytest.mark.parametrize("recipe", VERSIONED, ids=lambda r: r.name)
+def test_image_has_the_version_its_tags_name(engine: Engine, recipe: ImageRecipe) -> None:
+    """As the sandbox user on a read-only root: the interpreter is the tagged version."""
+    version = recipe.tags[0].rsplit(":", 1)[1]
+    if recipe.name.startswith("python"):
+        check = "import os, sys, awslambdaric; print(os.getuid(), '%d.%d' % sys.version_info[:2])"
+        done = run_image(engine, recipe.tags[0], "-c", check, entrypoint="python3")
+        expected = f"993 {version}"
+    else:
+        done = run_image(engine, recipe.tags[0], "-c", "id -u; node --version", entrypoint="sh")
+        expected = f"993 v{version}."
+    assert done.returncode == 0, done.stderr
+    assert " ".join(done.stdout.split()).startswith(expected), done.stdout
+
+
 def test_entrypoint_needs_a_runtime_api(engine: Engine) -> None:
     done = run_image(engine, python_recipe().tags[0], "app.handler")
     assert done.returncode == 1
@@ -506,9 +575,7 @@ def remove_container(engine: Engine, name: str) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "recipe", [python_recipe(), nodejs_recipe(), provided_recipe()], ids=lambda r: r.name
-)
+@pytest.mark.parametrize("recipe", builtin_recipes(), ids=lambda r: r.name)
 def test_image_serves_an_invocation_through_its_entrypoint(
     engine: Engine,
     recipe: ImageRecipe,
