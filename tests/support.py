@@ -13,12 +13,22 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import boto3
+import pytest
 from botocore.config import Config as BotoConfig
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 SERVER_START_TIMEOUT = 30.0
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip a test whose engine or image is missing, saying why; in CI (``CI=true``) fail
+    instead: there a missing engine is a broken machine, not a reason to pass."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"cannot run in CI: {reason}")
+    pytest.skip(reason)
 
 
 def make_zip(files: Mapping[str, str | bytes], modes: Mapping[str, int] | None = None) -> bytes:

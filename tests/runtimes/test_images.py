@@ -43,6 +43,7 @@ from anylambda.runtimes.images.layout import resolve, write_image_tar
 from anylambda.runtimes.images.rootfs import rootfs_path, unpack_wheel
 from anylambda.runtimes.launchers import Interpreters
 from tests.runtimes.conftest import RuntimeApiStub
+from tests.support import unavailable
 
 #: Seconds one container run may take.
 RUN_TIMEOUT = 60
@@ -419,25 +420,19 @@ def test_unpack_wheel_refuses_members_outside_the_target(tmp_path: Path) -> None
 # --- the built images, on real engines -----------------------------------------------------
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"image tests cannot run in CI: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module", params=["docker", "podman"])
 def engine(request: pytest.FixtureRequest) -> Engine:
     """Each engine whose images are built and current; skip (locally) or fail (in CI) if not."""
     try:
         found = Engine.find(request.param)
     except ImageBuildError as exc:
-        _unavailable(str(exc))
+        unavailable(str(exc))
     for recipe in builtin_recipes():
         for tag in recipe.tags:
             labels = found.labels(tag)
             if labels is None or labels.get(RECIPE_LABEL) != recipe_hash(recipe):
                 state = "missing" if labels is None else "out of date"
-                _unavailable(f"{found.name} image {tag} is {state}: run `make images`")
+                unavailable(f"{found.name} image {tag} is {state}: run `make images`")
     return found
 
 
