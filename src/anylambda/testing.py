@@ -38,7 +38,8 @@ How instances end, and what the core sees:
 - the handler raises :class:`CrashInstance`: the instance exits (code 1);
 - the handler name is not registered: ``/runtime/init/error`` with
   ``Runtime.HandlerNotFound``, then the instance exits;
-- :attr:`FakeBackend.hang_on_launch`: ``launch()`` never returns until cancelled;
+- :attr:`FakeBackend.launch_delay`: ``launch()`` takes that long (``math.inf``: never
+  returns until cancelled);
 - :attr:`FakeBackend.launch_error`: ``launch()`` raises it.
 """
 
@@ -325,7 +326,7 @@ class FakeInstance:
 class FakeBackend:
     """A backend whose instances are in-process fake runtimes (see the module docstring).
 
-    Options come from ``Config.plugins["fake"]`` (``handlers``, ``hang_on_launch``,
+    Options come from ``Config.plugins["fake"]`` (``handlers``, ``launch_delay``,
     ``launch_error``, ``prepare_delay``); the knobs can also be set on the
     object (``runtime.backend``) while the runtime runs.
     """
@@ -342,8 +343,8 @@ class FakeBackend:
             options.get("handlers", {}), type(self).handlers
         )
         """This backend's handlers, then the class-level ones."""
-        self.hang_on_launch: bool = options.get("hang_on_launch", False)
-        """``launch()`` waits forever (until cancelled) instead of starting an instance."""
+        self.launch_delay: float = options.get("launch_delay", 0.0)
+        """Seconds ``launch()`` takes before starting an instance (``math.inf``: forever)."""
         self.launch_error: BaseException | None = options.get("launch_error")
         """Raised by ``launch()`` (e.g. ``LaunchError``, ``BackendError``) when set."""
         self.prepare_delay: float = options.get("prepare_delay", 0.0)
@@ -363,7 +364,7 @@ class FakeBackend:
         self.peak_running = 0
         """The most instances alive at once."""
         self.hanging = 0
-        """Launches currently hanging (``hang_on_launch``)."""
+        """Launches currently waiting out :attr:`launch_delay`."""
         self.prepares: Counter[str] = Counter()
         """Calls to ``prepare()`` by deployment fingerprint."""
         self.specs: list[LaunchSpec] = []
@@ -394,10 +395,10 @@ class FakeBackend:
         try:
             if self.launch_error is not None:
                 raise self.launch_error
-            if self.hang_on_launch:
+            if self.launch_delay:
                 self.hanging += 1
                 try:
-                    await anyio.sleep_forever()
+                    await anyio.sleep(self.launch_delay)
                 finally:
                     self.hanging -= 1
         except BaseException:

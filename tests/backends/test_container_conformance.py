@@ -35,8 +35,9 @@ def test_concurrent_invocations_get_a_container_each(container_lambda, make_func
         results = list(
             pool.map(lambda _: invoke(container_lambda, name, {"seconds": 1.5}), range(4))
         )
-    assert {r["StatusCode"] for r in results} == {200}
-    assert len({json.loads(r["Body"])["host"] for r in results}) == 4
+    bodies = [json.loads(r["Body"]) for r in results]
+    assert all("host" in body for body in bodies), bodies
+    assert len({body["host"] for body in bodies}) == 4
 
 
 def test_handler_exception(container_lambda, make_function):

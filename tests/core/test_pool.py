@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from anylambda.core.pool import Deliver, Fail, Launch, Pause, Pool, Resume, Terminate, Throttle
+from anylambda.core.pool import (
+    INIT_TIMEOUT,
+    LAUNCH_TIMEOUT,
+    Deliver,
+    Fail,
+    Launch,
+    Pause,
+    Pool,
+    Resume,
+    Terminate,
+    Throttle,
+)
 
 
 def make_pool(limit: int = 4, pause_after: float | None = None) -> Pool:
@@ -118,3 +129,25 @@ def test_hard_idle_stops_a_paused_instance():
     inst = warm_instance(pool)
     pool.on_tick(7)
     assert pool.on_tick(2 + 60) == [Terminate(inst, "idle")]
+
+
+def test_the_init_timeout_starts_when_the_instance_is_up():
+    pool = Pool(account_limit=2, idle_timeout=60, init_timeout=10, launch_timeout=30)
+    (launch,) = pool.on_invoke("slow", "fn", "fp", 0, can_wait=False)
+    assert pool.on_tick(25) == []  # still coming up: within the launch timeout
+    pool.on_up(launch.instance_id, 25)
+    assert pool.on_tick(34) == []  # initialising for 9 s
+    assert pool.on_tick(35) == [
+        Fail("slow", INIT_TIMEOUT),
+        Terminate(launch.instance_id, INIT_TIMEOUT),
+    ]
+
+
+def test_an_instance_that_never_comes_up_fails_at_the_launch_timeout():
+    pool = Pool(account_limit=2, idle_timeout=60, init_timeout=10, launch_timeout=30)
+    (launch,) = pool.on_invoke("stuck", "fn", "fp", 0, can_wait=False)
+    assert pool.on_tick(29) == []
+    assert pool.on_tick(30) == [
+        Fail("stuck", LAUNCH_TIMEOUT),
+        Terminate(launch.instance_id, LAUNCH_TIMEOUT),
+    ]

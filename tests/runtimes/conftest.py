@@ -7,6 +7,7 @@ import os
 import queue
 import signal
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -83,7 +84,7 @@ class RuntimeApiStub:
         self.events: queue.Queue[tuple[bytes, dict[str, str]]] = queue.Queue()
         self.posts: queue.Queue[Post] = queue.Queue()
         self.closed = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _StubHandler)
+        self._server = _QuietServer(("127.0.0.1", 0), _StubHandler)
         self._server.stub = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -117,6 +118,14 @@ class RuntimeApiStub:
         self.closed.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Keeps quiet when a killed runtime resets its connection (tests kill runtimes)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _StubHandler(BaseHTTPRequestHandler):

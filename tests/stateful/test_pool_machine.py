@@ -36,6 +36,7 @@ from anylambda.core.pool import (
 FUNCTIONS = ("a", "b", "c")
 IDLE_TIMEOUT = 100.0
 INIT_TIMEOUT = 10.0
+LAUNCH_TIMEOUT = 30.0
 
 
 class PoolMachine(RuleBasedStateMachine):
@@ -69,6 +70,7 @@ class PoolMachine(RuleBasedStateMachine):
             account_limit=limit,
             idle_timeout=IDLE_TIMEOUT,
             init_timeout=INIT_TIMEOUT,
+            launch_timeout=LAUNCH_TIMEOUT,
             pause_after=pause_after,
         )
         if reserved is not None and reserved <= limit:
@@ -97,6 +99,13 @@ class PoolMachine(RuleBasedStateMachine):
         self.retired.add(old)
         self.epoch[fn] += 1
         self.apply(self.pool.retire(old))
+
+    @rule(data=st.data())
+    @precondition(lambda self: "launching" in self.instances.values())
+    def instance_comes_up(self, data: st.DataObject) -> None:
+        inst = data.draw(st.sampled_from(self.with_state("launching")))
+        self.instances[inst] = "starting"
+        self.apply(self.pool.on_up(inst, self.now))
 
     @rule(data=st.data())
     @precondition(lambda self: "starting" in self.instances.values())
@@ -163,7 +172,8 @@ class PoolMachine(RuleBasedStateMachine):
             assert not (inst.state in (State.IDLE, State.PAUSED) and waited >= IDLE_TIMEOUT)
             if self.pause_after is not None:
                 assert not (inst.state is State.IDLE and waited >= self.pause_after)
-            assert not (inst.state is State.STARTING and self.now - inst.since >= INIT_TIMEOUT)
+            limit = INIT_TIMEOUT if inst.up else LAUNCH_TIMEOUT
+            assert not (inst.state is State.STARTING and waited >= limit), "stuck starting"
             stuck = inst in inst.deployment.finishing and self.now - inst.since >= INIT_TIMEOUT
             assert not stuck, "an instance that never polls again is stopped"
 
@@ -174,7 +184,7 @@ class PoolMachine(RuleBasedStateMachine):
             match action:
                 case Launch(instance_id, fingerprint):
                     assert instance_id not in self.instances
-                    self.instances[instance_id] = "starting"
+                    self.instances[instance_id] = "launching"
                     self.fingerprint_of[instance_id] = fingerprint
                     dep = self.pool._deployments[fingerprint]
                     assert len(dep.starting) <= len(dep.waiting), "more starting than waiting"
@@ -243,7 +253,10 @@ class PoolMachine(RuleBasedStateMachine):
                 assert real is not None and real.state is State.STOPPING
             else:
                 assert real is not None and real.state in RUNNING
-                assert real.state.value == {"finishing": "busy"}.get(state, state)
+                assert real.state.value == {"finishing": "busy", "launching": "starting"}.get(
+                    state, state
+                )
+                assert real.up == (state != "launching") or real.state is not State.STARTING
 
     @invariant()
     def stale_deployments_keep_no_idle_instance(self) -> None:

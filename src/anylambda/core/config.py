@@ -45,7 +45,9 @@ class Config:
     soft_idle_timeout: float | None = None
     """Seconds idle before an instance is paused, cheap to resume (soft idle); off if unset."""
     init_timeout: float = 10.0
-    """Seconds an instance may take to initialise (AWS: 10 s)."""
+    """Seconds an instance may take to initialise once it runs (AWS: 10 s)."""
+    launch_timeout: float = 60.0
+    """Seconds a backend may take to bring an instance up (create a container, a pod...)."""
     shutdown_grace: float = 5.0
     """Seconds to wait for instances to stop at shutdown before giving up on them."""
     interpreters: Mapping[str, str] = attrs.field(factory=dict)
@@ -92,6 +94,7 @@ _NUMERIC = {
     "account_concurrency": int,
     "idle_timeout": float,
     "init_timeout": float,
+    "launch_timeout": float,
     "soft_idle_timeout": float,
     "shutdown_grace": float,
 }

@@ -49,6 +49,8 @@ NO_RESULT = "no result"
 """The runtime asked for new work without reporting the result of the last invocation."""
 INIT_TIMEOUT = "init timeout"
 """The instance serving it did not finish initialising in time."""
+LAUNCH_TIMEOUT = "launch timeout"
+"""The backend did not bring up the instance serving it in time."""
 SHUTDOWN = "shutdown"
 """The runtime is stopping."""
 
@@ -122,7 +124,9 @@ class Instance:
     deployment: Deployment
     state: State
     since: float
-    """When it started, started waiting for work, or posted its last result."""
+    """When it was launched, came up, started waiting for work, or posted its last result."""
+    up: bool = False
+    """Whether the backend has brought it up (a process, container or pod now runs it)."""
     invocation: str | None = None
     """The invocation it is running, until the result is in."""
 
@@ -154,6 +158,7 @@ class Pool:
         account_limit: int,
         idle_timeout: float,
         init_timeout: float,
+        launch_timeout: float | None = None,
         pause_after: float | None = None,
         id_prefix: str = "i",
     ) -> None:
@@ -162,6 +167,9 @@ class Pool:
         self.pause_after = pause_after
         """Seconds idle before an instance is paused (soft idle); ``None``: never."""
         self.init_timeout = init_timeout
+        """Seconds from coming up to the first ``/next`` (the runtime's init phase)."""
+        self.launch_timeout = init_timeout if launch_timeout is None else launch_timeout
+        """Seconds the backend may take to bring an instance up (create a container...)."""
         self._ids = (f"{id_prefix}-{n}" for n in itertools.count(1))
         self._deployments: dict[str, Deployment] = {}
         self._instances: dict[str, Instance] = {}
@@ -258,6 +266,13 @@ class Pool:
         reason = RESERVED_LIMIT if function in self._reserved else ACCOUNT_LIMIT
         return [Throttle(invocation_id, reason)]
 
+    def on_up(self, instance_id: str, now: float) -> list[Action]:
+        """The backend brought the instance up: its init phase (and init timeout) begins."""
+        inst = self._instances.get(instance_id)
+        if inst is not None and inst.state is State.STARTING and not inst.up:
+            inst.up, inst.since = True, now
+        return []
+
     def on_next_polled(self, instance_id: str, now: float) -> list[Action]:
         """The instance asks for work (``/next``): it finished initialising or its invocation."""
         inst = self._instances.get(instance_id)
@@ -341,9 +356,10 @@ class Pool:
                 actions.append(Pause(inst.id))
             elif inst in inst.deployment.finishing and now - inst.since >= self.init_timeout:
                 actions.append(self._stop(inst, "unresponsive"))
-            elif inst.state is State.STARTING and now - inst.since >= self.init_timeout:
-                actions.extend(self._fail_work_of(inst, INIT_TIMEOUT))
-                actions.append(self._stop(inst, INIT_TIMEOUT))
+            elif inst.state is State.STARTING and now - inst.since >= self._start_limit(inst):
+                reason = INIT_TIMEOUT if inst.up else LAUNCH_TIMEOUT
+                actions.extend(self._fail_work_of(inst, reason))
+                actions.append(self._stop(inst, reason))
         return [*actions, *self._rebalance(now)] if actions else actions
 
     def on_shutdown(self) -> list[Action]:
@@ -410,6 +426,10 @@ class Pool:
         dep.finishing.discard(inst)
         inst.state = State.STOPPING
         return Terminate(inst.id, reason)
+
+    def _start_limit(self, inst: Instance) -> float:
+        """Seconds a starting instance has in its current step (coming up, or initialising)."""
+        return self.init_timeout if inst.up else self.launch_timeout
 
     def _launch_into(self, dep: Deployment, now: float) -> list[Action]:
         """Start one instance for ``dep`` if its scope has room, evicting an idle one if needed."""

@@ -111,6 +111,7 @@ class Runtime:
             account_limit=self.config.account_concurrency,
             idle_timeout=self.config.idle_timeout,
             init_timeout=self.config.init_timeout,
+            launch_timeout=self.config.launch_timeout,
             pause_after=self.config.soft_idle_timeout,
             id_prefix=secrets.token_hex(4),
         )
@@ -417,9 +418,10 @@ class Runtime:
         return result
 
     async def _await_result(self, invocation: Invocation, *, can_wait: bool) -> None:
-        # Waiting for delivery is bounded by the pool (init timeout) for synchronous calls;
-        # the extra bound here only guards against a bookkeeping bug leaving a caller hanging.
-        with anyio.move_on_after(None if can_wait else self.config.init_timeout + 5):
+        # Waiting for delivery is bounded by the pool (launch and init timeouts) for synchronous
+        # calls; the extra bound here only guards against a bookkeeping bug leaving one hanging.
+        start_limit = self.config.launch_timeout + self.config.init_timeout + 5
+        with anyio.move_on_after(None if can_wait else start_limit):
             await invocation.dispatched.wait()
         if invocation.finished:
             return
@@ -525,6 +527,7 @@ class Runtime:
             return exc
         if record.handle is None:
             return BackendError(f"Launch abandoned: {record.stop_reason}")
+        self.apply(self.pool.on_up(record.id, time.monotonic()))
         self.plugins.instance_started(record.spec)
         try:
             if record.stop_reason is not None:
@@ -601,6 +604,8 @@ def _fail(invocation: Invocation, error: object) -> None:
         invocation.abort("The server is shutting down.")
     elif error == pool_actions.INIT_TIMEOUT:
         invocation.fail_with(_INIT_TIMED_OUT)
+    elif error == pool_actions.LAUNCH_TIMEOUT:
+        invocation.abort("The backend did not start an instance in time.")
     else:
         invocation.fail_with(FunctionFailure("Runtime.Unknown", f"Runtime failed: {error}"))
 
