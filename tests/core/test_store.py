@@ -200,12 +200,43 @@ def test_delete_one_version_or_all(registry_path: Path) -> None:
 def test_schema_version_and_newer_schema_refused(registry_path: Path) -> None:
     Registry(registry_path).close()
     with sqlite3.connect(registry_path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         db.execute("PRAGMA user_version = 99")
     db.close()
     with pytest.raises(ConfigurationError, match="newer"):
         Registry(registry_path)
+
+
+def test_a_schema_1_registry_is_migrated_keeping_its_functions(registry_path: Path) -> None:
+    registry_path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(registry_path) as db:
+        db.execute("CREATE TABLE functions (name TEXT, version TEXT, config TEXT)")
+        document = json.dumps(function_to_dict(make_config("kept")))
+        db.execute("INSERT INTO functions VALUES ('kept', '$LATEST', ?)", (document,))
+        db.execute("PRAGMA user_version = 1")
+    db.close()
+    registry = Registry(registry_path)
+    assert [c.name for c in registry.load_functions()] == ["kept"]
+    registry.save_document("alias", "kept:live", {"version": "1"})
+    assert registry.load_documents("alias") == {"kept:live": {"version": "1"}}
+    registry.close()
+
+
+def test_documents_round_trip_by_kind_and_survive_reopening(registry_path: Path) -> None:
+    registry = Registry(registry_path)
+    registry.save_document("tag", "b", {"k": "v"})
+    registry.save_document("tag", "a", [1, "two", None])
+    registry.save_document("layer", "a", {"other": "kind"})
+    registry.save_document("tag", "b", {"k": "replaced"})
+    registry.close()
+    registry = Registry(registry_path)
+    assert registry.load_documents("tag") == {"a": [1, "two", None], "b": {"k": "replaced"}}
+    assert list(registry.load_documents("tag")) == ["a", "b"]
+    registry.delete_documents("tag", "a", "missing")
+    assert registry.load_documents("tag") == {"b": {"k": "replaced"}}
+    assert registry.load_documents("layer") == {"a": {"other": "kind"}}
+    registry.close()
 
 
 def test_registry_is_safe_across_threads(registry_path: Path) -> None:

@@ -1,8 +1,10 @@
-"""SQLite persistence of function versions.
+"""SQLite persistence of function versions, and of every other resource as JSON documents.
 
 Each :class:`~anylambda.core.models.FunctionConfig` is one JSON document keyed by
-(name, version). ``PRAGMA user_version`` counts the applied migrations in
-``_MIGRATIONS``; a later schema change appends one.
+(name, version). Everything else (aliases, layers, tags, policies, queued events...)
+is a JSON document keyed by (kind, key), each kind owned by one core module.
+``PRAGMA user_version`` counts the applied migrations in ``_MIGRATIONS``; a later
+schema change appends one.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ _MIGRATIONS = (
         version TEXT NOT NULL,
         config TEXT NOT NULL,
         PRIMARY KEY (name, version)
+    )
+    """,
+    """
+    CREATE TABLE documents (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        document TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
     )
     """,
 )
@@ -128,6 +138,32 @@ class Registry:
                 self._db.execute(
                     "DELETE FROM functions WHERE name = ? AND version = ?", (name, version)
                 )
+
+    def save_document(self, kind: str, key: str, document: Any) -> None:
+        """Insert or replace the JSON-ready ``document`` of ``kind`` at ``key``."""
+        text = json.dumps(document, separators=(",", ":"))
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO documents (kind, key, document) VALUES (?, ?, ?) "
+                "ON CONFLICT (kind, key) DO UPDATE SET document = excluded.document",
+                (kind, key, text),
+            )
+
+    def load_documents(self, kind: str) -> dict[str, Any]:
+        """Every document of ``kind``, by key, in key order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, document FROM documents WHERE kind = ? ORDER BY key", (kind,)
+            ).fetchall()
+        return {key: json.loads(document) for key, document in rows}
+
+    def delete_documents(self, kind: str, *keys: str) -> None:
+        """Delete the documents of ``kind`` at ``keys`` (missing ones are ignored)."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "DELETE FROM documents WHERE kind = ? AND key = ?", [(kind, k) for k in keys]
+            )
 
     def close(self) -> None:
         """Close the database connection."""

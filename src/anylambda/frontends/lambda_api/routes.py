@@ -9,17 +9,15 @@ prefixes that no supported operation serves answer ``UnknownOperationException``
 
 from __future__ import annotations
 
-import json
 import logging
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from quart import Blueprint, Response, g, request, send_file, url_for
+from quart import Blueprint, Response, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
 
 from anylambda.core.arns import parse_function_ref
-from anylambda.core.errors import InvalidParameterValueError, LambdaError
-from anylambda.core.models import MAX_SYNC_PAYLOAD, FunctionConfig, constraint_error
+from anylambda.core.errors import LambdaError
+from anylambda.core.models import MAX_SYNC_PAYLOAD, FunctionConfig
 from anylambda.frontends.lambda_api.bodies import MAX_REQUEST_BYTES, read_capped, read_json
 from anylambda.frontends.lambda_api.errors import (
     UNKNOWN_OPERATION,
@@ -27,6 +25,14 @@ from anylambda.frontends.lambda_api.errors import (
     lambda_error_response,
 )
 from anylambda.frontends.lambda_api.invoke import invoke_request, invoke_response
+from anylambda.frontends.lambda_api.responses import (
+    FUNCTION,
+    FUNCTIONS,
+    RouteSet,
+    json_response,
+    max_items,
+    request_id,
+)
 from anylambda.frontends.lambda_api.shapes import (
     account_settings,
     arn_qualifier,
@@ -44,8 +50,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FUNCTIONS = "/2015-03-31/functions"
-FUNCTION = f"{FUNCTIONS}/<function_name>"
+#: The views of the other areas of the API, each in its own module.
+ROUTE_SETS: tuple[RouteSet, ...] = ()
 #: The Lambda API's path prefixes (its API versions), from botocore's service model.
 API_VERSIONS = (
     "2014-11-13",
@@ -70,18 +76,6 @@ _ANY_VERSION = "<any({}):api_version>".format(", ".join(f'"{v}"' for v in API_VE
 _ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
 
-def request_id() -> str:
-    """This request's id: one per request, echoed as ``x-amzn-RequestId``."""
-    if "request_id" not in g:
-        g.request_id = str(uuid.uuid4())
-    return str(g.request_id)
-
-
-def json_response(data: Any, status: int = 200) -> Response:
-    """A JSON response, as AWS sends them."""
-    return Response(json.dumps(data), status=status, content_type="application/json")
-
-
 def make_blueprint(runtime: Runtime) -> Blueprint:
     """Build the blueprint that serves the Lambda API from ``runtime``."""
     bp = Blueprint("lambda_api", __name__)
@@ -104,7 +98,7 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
     @bp.get(f"{FUNCTIONS}/", strict_slashes=False)
     async def list_functions() -> Response:
         configs, next_marker = await runtime.list_functions(
-            marker=request.args.get("Marker"), max_items=_max_items()
+            marker=request.args.get("Marker"), max_items=max_items()
         )
         listed = [
             function_configuration(
@@ -182,27 +176,15 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
     async def get_account_settings() -> Response:
         return json_response(account_settings(runtime.account_settings()))
 
+    for add_routes in ROUTE_SETS:
+        add_routes(bp, runtime)
+
     @bp.route(f"/{_ANY_VERSION}/", methods=_ALL_METHODS, strict_slashes=False)
     @bp.route(f"/{_ANY_VERSION}/<path:rest>", methods=_ALL_METHODS)
     async def unknown_operation(api_version: str, rest: str = "") -> Response:
         return _unknown_operation()
 
     return bp
-
-
-def _max_items() -> int | None:
-    raw = request.args.get("MaxItems")
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidParameterValueError(f"MaxItems must be an integer, not {raw!r}") from None
-    if value < 1:
-        raise constraint_error("maxItems", value, "have value greater than or equal to 1")
-    if value > 10000:
-        raise constraint_error("maxItems", value, "have value less than or equal to 10000")
-    return value
 
 
 def _unknown_operation() -> Response:
