@@ -121,7 +121,7 @@ class FakeRuntime:
         return found
 
     async def list_functions(
-        self, marker: str | None = None, max_items: int | None = None
+        self, marker: str | None = None, max_items: int | None = None, *, all_versions: bool = False
     ) -> tuple[list[FunctionConfig], str | None]:
         names = sorted(n for n in self.functions if marker is None or n > marker)
         page = names[:max_items] if max_items else names
@@ -763,8 +763,8 @@ async def test_get_account_settings(client: QuartClient) -> None:
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/2015-03-31/functions/fn/aliases"),
-        ("GET", "/2018-10-31/layers"),
+        ("GET", "/2024-08-31/functions/fn/recursion-config"),
+        ("GET", "/2020-04-22/code-signing-configs"),
         ("PATCH", "/2015-03-31/functions/fn"),
         ("POST", "/2015-03-31/functions/fn/configuration"),
     ],

@@ -44,6 +44,13 @@ class ResourceConflictError(LambdaError):
     status = 409
 
 
+class PreconditionFailedError(LambdaError):
+    """The ``RevisionId`` given is not the resource's current one."""
+
+    aws_type = "PreconditionFailedException"
+    status = 412
+
+
 class InvalidParameterValueError(LambdaError):
     """A parameter is missing, malformed or out of range."""
 

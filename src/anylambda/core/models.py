@@ -7,6 +7,7 @@ Lambda's limits where a client could send a bad value, changed with
 
 from __future__ import annotations
 
+import base64
 import re
 import signal
 from collections.abc import Callable, Mapping, Sequence
@@ -191,6 +192,11 @@ class CodeRef:
     """Hex SHA-256 of the zip bytes (AWS reports it base64-encoded)."""
     size: int
     """Size of the zip in bytes."""
+
+    @property
+    def base64_sha256(self) -> str:
+        """The SHA-256 as AWS reports it (``CodeSha256``): base64 of the digest."""
+        return base64.b64encode(bytes.fromhex(self.sha256)).decode()
 
 
 @attrs.frozen

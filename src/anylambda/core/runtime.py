@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import secrets
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
@@ -32,7 +33,8 @@ import attrs
 import pluggy
 
 from anylambda.core import pool as pool_actions
-from anylambda.core.arns import parse_function_ref
+from anylambda.core.aliases import Alias, check_alias_name, check_routing, check_version
+from anylambda.core.arns import FunctionRef, parse_function_ref
 from anylambda.core.catalog import Catalog, Entry
 from anylambda.core.config import Config
 from anylambda.core.errors import (
@@ -44,6 +46,7 @@ from anylambda.core.errors import (
     LaunchError,
     RequestTooLargeError,
     ResourceConflictError,
+    ResourceNotFoundError,
     ServiceError,
     TooManyRequestsError,
 )
@@ -72,11 +75,13 @@ from anylambda.core.models import (
     RuntimeRecipe,
     check_function_name,
 )
+from anylambda.core.paging import page
 from anylambda.core.plugins import Plugins, make_plugin_manager
 from anylambda.core.pool import Pool
 from anylambda.core.runtime_api import serve_runtime_api
 from anylambda.core.store.blobs import BlobStore
 from anylambda.core.store.registry import Registry
+from anylambda.core.versions import check_revision, same_snapshot
 
 logger = logging.getLogger("anylambda")
 
@@ -229,33 +234,36 @@ class Runtime:
         return self._resolve(function_name, qualifier).config
 
     async def list_functions(
-        self, marker: str | None = None, max_items: int | None = None
+        self, marker: str | None = None, max_items: int | None = None, *, all_versions: bool = False
     ) -> tuple[list[FunctionConfig], str | None]:
-        """One page of functions in name order, and the marker of the next page (ListFunctions)."""
-        functions = self._catalog.latest()
-        start = (
-            next((i for i, f in enumerate(functions) if f.name >= marker), len(functions))
-            if marker
-            else 0
-        )
-        limit = max_items or 50
-        page = functions[start : start + limit]
-        following = functions[start + limit : start + limit + 1]
-        return page, (following[0].name if following else None)
+        """One page of functions in name order, and the marker of the next page (ListFunctions).
 
-    async def update_function_code(self, function_name: str, zip_bytes: bytes) -> FunctionConfig:
+        With ``all_versions`` (``FunctionVersion=ALL``) every version of every function is
+        listed, ``$LATEST`` first; otherwise only ``$LATEST``.
+        """
+        if all_versions:
+            functions = [entry.config for entry in self._catalog.all_entries()]
+        else:
+            functions = self._catalog.latest()
+        return page(functions, _version_key, marker, max_items)
+
+    async def update_function_code(
+        self, function_name: str, zip_bytes: bytes, *, revision_id: str | None = None
+    ) -> FunctionConfig:
         """Replace the code of ``$LATEST`` (UpdateFunctionCode)."""
         async with self._control:
             entry = self._resolve_latest(function_name)
+            check_revision(entry.config.revision_id, revision_id)
             code = await self._store_code(zip_bytes)
             return await self._replace(entry, attrs.evolve(entry.config, code=code))
 
     async def update_function_configuration(
-        self, function_name: str, **changes: Any
+        self, function_name: str, *, revision_id: str | None = None, **changes: Any
     ) -> FunctionConfig:
         """Change settings of ``$LATEST`` (UpdateFunctionConfiguration)."""
         async with self._control:
             entry = self._resolve_latest(function_name)
+            check_revision(entry.config.revision_id, revision_id)
             settings = attrs.evolve(entry.config.settings, **changes)
             updated = attrs.evolve(entry.config, settings=settings)
             await self._validate(updated)
@@ -270,8 +278,154 @@ class Runtime:
                 raise InvalidParameterValueError(
                     "$LATEST version cannot be deleted without deleting the function."
                 )
+            if ref.qualifier is not None:
+                self._check_deletable_version(ref.name, ref.qualifier)
             for removed in await self._catalog.delete(entry.config.name, ref.qualifier):
                 self._retire(removed.fingerprint)
+
+    # --- versions and aliases ------------------------------------------------------------
+
+    async def publish_version(
+        self,
+        function_name: str,
+        *,
+        code_sha256: str | None = None,
+        description: str | None = None,
+        revision_id: str | None = None,
+    ) -> FunctionConfig:
+        """Snapshot ``$LATEST`` as a new numbered version (PublishVersion).
+
+        Returns the latest published version instead when neither code nor configuration
+        changed since it was published. ``code_sha256`` is base64, as AWS reports it.
+        """
+        async with self._control:
+            latest = self._resolve_latest(function_name).config
+            check_revision(latest.revision_id, revision_id)
+            if code_sha256 is not None and code_sha256 != latest.code.base64_sha256:
+                raise InvalidParameterValueError(
+                    f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in "
+                    f"$LATEST ({latest.code.base64_sha256}). Please try again with the "
+                    "CodeSHA256 in $LATEST."
+                )
+            published = self._catalog.versions(latest.name)[1:]
+            if published and same_snapshot(published[-1].config, latest):
+                return published[-1].config
+            settings = latest.settings
+            if description is not None:
+                settings = attrs.evolve(settings, description=description)
+            number = self._catalog.last_version(latest.name) + 1
+            version = _stamped(attrs.evolve(latest, version=str(number), settings=settings))
+            await self._catalog.publish(version)
+            return version
+
+    async def list_versions(
+        self, function_name: str, marker: str | None = None, max_items: int | None = None
+    ) -> tuple[list[FunctionConfig], str | None]:
+        """One page of a function's versions, ``$LATEST`` first (ListVersionsByFunction)."""
+        name = self._resolve_latest(function_name).config.name
+        versions = [entry.config for entry in self._catalog.versions(name)]
+        return page(versions, lambda c: c.version, marker, max_items)
+
+    async def create_alias(
+        self,
+        function_name: str,
+        name: str,
+        version: str,
+        *,
+        description: str = "",
+        weights: Mapping[str, float] | None = None,
+    ) -> Alias:
+        """Point a new alias at a version, maybe sharing traffic with a second (CreateAlias)."""
+        check_alias_name(name)
+        check_version(version)
+        async with self._control:
+            function = self._resolve_latest(function_name).config.name
+            if self._catalog.alias(function, name) is not None:
+                raise ResourceConflictError(
+                    f"Alias already exists: {self.function_arn(function, name)}"
+                )
+            alias = Alias(function, name, version, description, weights or {}, _revision())
+            self._check_alias_targets(alias)
+            await self._catalog.put_alias(alias)
+            return alias
+
+    async def get_alias(self, function_name: str, name: str) -> Alias:
+        """An alias of a function (GetAlias)."""
+        function = self._resolve_latest(function_name).config.name
+        return self._existing_alias(function, name)
+
+    async def update_alias(
+        self,
+        function_name: str,
+        name: str,
+        *,
+        version: str | None = None,
+        description: str | None = None,
+        weights: Mapping[str, float] | None = None,
+        revision_id: str | None = None,
+    ) -> Alias:
+        """Repoint an alias, or change its description or routing (UpdateAlias)."""
+        async with self._control:
+            function = self._resolve_latest(function_name).config.name
+            alias = self._existing_alias(function, name)
+            check_revision(alias.revision_id, revision_id)
+            changes: dict[str, Any] = {"revision_id": _revision()}
+            if version is not None:
+                changes["version"] = check_version(version)
+            if description is not None:
+                changes["description"] = description
+            if weights is not None:
+                changes["weights"] = weights
+            updated = attrs.evolve(alias, **changes)
+            self._check_alias_targets(updated)
+            await self._catalog.put_alias(updated)
+            return updated
+
+    async def delete_alias(self, function_name: str, name: str) -> None:
+        """Remove an alias (DeleteAlias)."""
+        async with self._control:
+            function = self._resolve_latest(function_name).config.name
+            await self._catalog.delete_alias(self._existing_alias(function, name))
+
+    async def list_aliases(
+        self,
+        function_name: str,
+        version: str | None = None,
+        marker: str | None = None,
+        max_items: int | None = None,
+    ) -> tuple[list[Alias], str | None]:
+        """One page of a function's aliases by name, optionally only those routing to
+        ``version`` (ListAliases)."""
+        function = self._resolve_latest(function_name).config.name
+        aliases = [
+            a for a in self._catalog.aliases(function) if version is None or version in a.versions()
+        ]
+        return page(aliases, lambda a: a.name, marker, max_items)
+
+    def _existing_alias(self, function: str, name: str) -> Alias:
+        alias = self._catalog.alias(function, name)
+        if alias is None:
+            raise ResourceNotFoundError(
+                f"Cannot find alias arn: {self.function_arn(function, name)}"
+            )
+        return alias
+
+    def _check_alias_targets(self, alias: Alias) -> None:
+        check_routing(alias.version, alias.weights)
+        for version in sorted(alias.versions()):
+            self._catalog.resolve(FunctionRef(alias.function, version))
+
+    def _check_deletable_version(self, function: str, qualifier: str) -> None:
+        if self._catalog.alias(function, qualifier) is not None:
+            raise InvalidParameterValueError(
+                "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias."
+            )
+        users = [a.name for a in self._catalog.aliases(function) if qualifier in a.versions()]
+        if users:
+            raise ResourceConflictError(
+                "Unable to delete version because the following aliases reference it: "
+                f"[{', '.join(users)}]"
+            )
 
     def account_settings(self) -> AccountSettings:
         """Limits and usage (GetAccountSettings)."""
@@ -359,7 +513,7 @@ class Runtime:
         if not request.payload:
             request = attrs.evolve(request, payload=b"{}")  # AWS delivers {} when there is none
         ref = parse_function_ref(request.function_name, request.qualifier)
-        entry = self._catalog.resolve(ref)
+        entry = self._catalog.resolve(ref, draw=random.random())
         version = entry.config.version
         if request.invocation_type is InvocationType.DRY_RUN:
             return InvokeResult(
@@ -646,4 +800,13 @@ def _stamped(config: FunctionConfig) -> FunctionConfig:
     last_modified = (
         time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}+0000"
     )
-    return attrs.evolve(config, last_modified=last_modified, revision_id=str(uuid.uuid4()))
+    return attrs.evolve(config, last_modified=last_modified, revision_id=_revision())
+
+
+def _revision() -> str:
+    return str(uuid.uuid4())
+
+
+def _version_key(config: FunctionConfig) -> str:
+    """A function version's paging key: its name, and its version when listing all."""
+    return config.name if config.version == LATEST else f"{config.name}:{config.version}"

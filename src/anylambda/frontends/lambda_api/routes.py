@@ -39,9 +39,11 @@ from anylambda.frontends.lambda_api.shapes import (
     code_location,
     create_function_args,
     function_configuration,
+    member,
     settings_changes,
     update_code_args,
 )
+from anylambda.frontends.lambda_api.versions import add_version_routes
 
 if TYPE_CHECKING:
     from flask.sansio.blueprints import BlueprintSetupState
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: The views of the other areas of the API, each in its own module.
-ROUTE_SETS: tuple[RouteSet, ...] = ()
+ROUTE_SETS: tuple[RouteSet, ...] = (add_version_routes,)
 #: The Lambda API's path prefixes (its API versions), from botocore's service model.
 API_VERSIONS = (
     "2014-11-13",
@@ -91,18 +93,24 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
 
     @bp.post(f"{FUNCTIONS}/", strict_slashes=False)
     async def create_function() -> Response:
-        name, settings, zip_bytes = create_function_args(await read_json("CreateFunction"))
+        body = await read_json("CreateFunction")
+        name, settings, zip_bytes = create_function_args(body)
         config = await runtime.create_function(name, settings, zip_bytes)
+        if member(body, "Publish", bool):
+            config = await runtime.publish_version(name)
         return json_response(configuration(config), status=201)
 
     @bp.get(f"{FUNCTIONS}/", strict_slashes=False)
     async def list_functions() -> Response:
+        all_versions = request.args.get("FunctionVersion") == "ALL"
         configs, next_marker = await runtime.list_functions(
-            marker=request.args.get("Marker"), max_items=max_items()
+            marker=request.args.get("Marker"), max_items=max_items(), all_versions=all_versions
         )
         listed = [
             function_configuration(
-                c, runtime.function_arn(c.name, arn_qualifier(c, None)), listed=True
+                c,
+                runtime.function_arn(c.name, c.version if all_versions else arn_qualifier(c, None)),
+                listed=True,
             )
             for c in configs
         ]
@@ -144,13 +152,16 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
 
     @bp.put(f"{FUNCTION}/code")
     async def update_function_code(function_name: str) -> Response:
-        zip_bytes, changes = update_code_args(await read_json("UpdateFunctionCode"))
+        body = await read_json("UpdateFunctionCode")
+        zip_bytes, changes = update_code_args(body)
         if zip_bytes is None:
             config = await runtime.update_function_configuration(function_name, **changes)
         else:
             if changes:
                 await runtime.update_function_configuration(function_name, **changes)
             config = await runtime.update_function_code(function_name, zip_bytes)
+        if member(body, "Publish", bool):
+            config = await runtime.publish_version(function_name)
         return json_response(configuration(config))
 
     @bp.put(f"{FUNCTION}/configuration")
