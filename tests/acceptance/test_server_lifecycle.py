@@ -31,6 +31,7 @@ from tests.support import (
     make_zip,
     running_server,
     serve,
+    wait_for,
 )
 
 HANDLERS = """
@@ -113,15 +114,6 @@ def gone(pid: int, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return not alive(pid)
-
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
 
 
 def kill_group(pid: int) -> None:

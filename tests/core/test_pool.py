@@ -111,7 +111,7 @@ def test_init_failure_fails_the_invocation_that_started_it():
 def test_retired_deployment_stops_idle_instances_and_busy_ones_after_their_work():
     pool = make_pool()
     idle = warm_instance(pool)
-    assert pool.retire("fp") == [Terminate(idle, "stale")]
+    assert pool.retire("fp", 5) == [Terminate(idle, "stale")]
     assert "Instances: stopping 1" in repr(pool)
 
 

@@ -63,6 +63,13 @@ def make_zip(text: str = "def handler(event, context):\n    return event\n") -> 
     return buffer.getvalue()
 
 
+class FakeConcurrency:
+    """``Runtime.concurrency`` with nothing reserved."""
+
+    def reserved(self, function_name: str) -> int | None:
+        return None
+
+
 class FakeRuntime:
     """The Runtime facade's interface over dicts; records what the frontend asked for."""
 
@@ -77,6 +84,7 @@ class FakeRuntime:
         self.invocations: list[InvokeRequest] = []
         self.invoke_outcome: InvokeResult | Exception | None = None
         self.get_error: Exception | None = None
+        self.concurrency = FakeConcurrency()
 
     def function_arn(self, name: str, qualifier: str | None = None) -> str:
         return function_arn(self.config.region, self.config.account_id, name, qualifier)

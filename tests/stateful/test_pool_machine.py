@@ -93,12 +93,16 @@ class PoolMachine(RuleBasedStateMachine):
             assert throttles == [actions[-1]] and throttles[0].invocation_id == inv
         self.apply(actions)
 
+    @rule(fn=st.sampled_from(FUNCTIONS), count=st.integers(0, 3))
+    def provision(self, fn: str, count: int) -> None:
+        self.apply(self.pool.provision(self.fp(fn), fn, count, self.now))
+
     @rule(fn=st.sampled_from(FUNCTIONS))
     def redeploy(self, fn: str) -> None:
         old = self.fp(fn)
         self.retired.add(old)
         self.epoch[fn] += 1
-        self.apply(self.pool.retire(old))
+        self.apply(self.pool.retire(old, self.now))
 
     @rule(data=st.data())
     @precondition(lambda self: "launching" in self.instances.values())
@@ -151,7 +155,7 @@ class PoolMachine(RuleBasedStateMachine):
         inst = data.draw(st.sampled_from(self.with_state("busy")))
         inv = self.running_on(inst)
         self.end(inv)
-        actions = self.pool.on_timeout(inv)
+        actions = self.pool.on_timeout(inv, self.now)
         assert Terminate(inst, "timeout") in actions
         self.apply(actions)
 
@@ -166,12 +170,19 @@ class PoolMachine(RuleBasedStateMachine):
     @rule(dt=st.floats(0, 2 * IDLE_TIMEOUT))
     def time_passes(self, dt: float) -> None:
         self.now += dt
-        self.apply(self.pool.on_tick(self.now))
+        actions = self.pool.on_tick(self.now)
+        self.apply(actions)
+        for action in actions:
+            if isinstance(action, Terminate) and action.reason == "idle":
+                dep = self.pool.instance(action.instance_id).deployment
+                assert dep.running() >= dep.provisioned, "a provisioned instance idled out"
         for inst in self.pool.instances():
             waited = self.now - inst.since
-            assert not (inst.state in (State.IDLE, State.PAUSED) and waited >= IDLE_TIMEOUT)
+            idles_out = inst.deployment.over_provisioned()  # provisioned ones stay, idle or not
+            stale = inst.state in (State.IDLE, State.PAUSED) and waited >= IDLE_TIMEOUT
+            assert not (idles_out and stale)
             if self.pause_after is not None:
-                assert not (inst.state is State.IDLE and waited >= self.pause_after)
+                assert not (idles_out and inst.state is State.IDLE and waited >= self.pause_after)
             limit = INIT_TIMEOUT if inst.up else LAUNCH_TIMEOUT
             assert not (inst.state is State.STARTING and waited >= limit), "stuck starting"
             stuck = inst in inst.deployment.finishing and self.now - inst.since >= INIT_TIMEOUT
@@ -187,7 +198,8 @@ class PoolMachine(RuleBasedStateMachine):
                     self.instances[instance_id] = "launching"
                     self.fingerprint_of[instance_id] = fingerprint
                     dep = self.pool._deployments[fingerprint]
-                    assert len(dep.starting) <= len(dep.waiting), "more starting than waiting"
+                    needed = max(len(dep.waiting), dep.provisioned)
+                    assert len(dep.starting) <= needed, "more starting than needed"
                 case Deliver(invocation_id, instance_id):
                     fp, where = self.accepted[invocation_id]
                     assert where == "waiting", "an invocation is delivered at most once"
@@ -257,6 +269,14 @@ class PoolMachine(RuleBasedStateMachine):
                     state, state
                 )
                 assert real.up == (state != "launching") or real.state is not State.STARTING
+
+    @invariant()
+    def provisioned_deployments_are_topped_up(self) -> None:
+        if not hasattr(self, "pool"):
+            return
+        for dep in self.pool._deployments.values():
+            short = dep.running() < dep.provisioned and not dep.provisioning_failed()
+            assert not (short and self.pool._has_room(dep.function)), "room left unprovisioned"
 
     @invariant()
     def stale_deployments_keep_no_idle_instance(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import re
 import signal
+import time
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
@@ -54,6 +55,13 @@ RESERVED_ENV_KEYS = frozenset(
     }
 )
 MAX_ENV_BYTES = 4096
+
+
+def aws_timestamp(now: float | None = None) -> str:
+    """A time as the Lambda API writes ``LastModified``: ``2024-01-01T00:00:00.000+0000``."""
+    now = time.time() if now is None else now
+    millis = int(now % 1 * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{millis:03d}+0000"
 
 
 def constraint_error(field: str, value: object, constraint: str) -> ValidationError:

@@ -54,6 +54,9 @@ LAUNCH_TIMEOUT = "launch timeout"
 SHUTDOWN = "shutdown"
 """The runtime is stopping."""
 
+#: Instances in a row that may fail to initialise before provisioning stops replacing them.
+PROVISION_ATTEMPTS = 3
+
 #: Throttle reasons, as AWS reports them in a 429's ``Reason``.
 RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
 ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
@@ -127,6 +130,8 @@ class Instance:
     """When it was launched, came up, started waiting for work, or posted its last result."""
     up: bool = False
     """Whether the backend has brought it up (a process, container or pod now runs it)."""
+    ready: bool = False
+    """Whether it finished initialising (polled ``/next`` once)."""
     invocation: str | None = None
     """The invocation it is running, until the result is in."""
 
@@ -147,6 +152,30 @@ class Deployment:
     """Every instance not yet gone."""
     current: bool = True
     """False once retired: its instances drain and stop."""
+    provisioned: int = 0
+    """Instances kept initialised whether or not there is work (provisioned concurrency)."""
+    init_failures: int = 0
+    """Instances in a row that stopped before finishing initialising."""
+
+    def running(self) -> int:
+        """Its instances that count against limits."""
+        return sum(1 for i in self.instances if i.state in RUNNING)
+
+    def ready(self) -> int:
+        """Its instances that finished initialising and have not stopped."""
+        return sum(1 for i in self.instances if i.state in RUNNING and i.ready)
+
+    def over_provisioned(self) -> bool:
+        """Whether an instance of it may stop for idleness (more run than are provisioned)."""
+        return self.running() > self.provisioned
+
+    def provisioning_failed(self) -> bool:
+        """Whether provisioning gave up: its instances keep failing to initialise."""
+        return self.init_failures >= PROVISION_ATTEMPTS
+
+    def short_of_provisioned(self) -> bool:
+        """Whether it should launch an instance with no work for it."""
+        return self.running() < self.provisioned and not self.provisioning_failed()
 
 
 class Pool:
@@ -226,15 +255,34 @@ class Pool:
         else:
             self._reserved[function] = limit
 
-    def retire(self, fingerprint: str) -> list[Action]:
+    def provision(self, fingerprint: str, function: str, count: int, now: float) -> list[Action]:
+        """Keep ``count`` instances of the deployment initialised, work or not (0: stop
+        keeping any); they are launched as limits allow and replaced when they exit."""
+        dep = self._deployments.get(fingerprint)
+        if dep is None:
+            dep = self._deployments[fingerprint] = Deployment(fingerprint, function)
+        dep.provisioned, dep.init_failures = count, 0
+        self._forget_if_empty(dep)
+        return self._rebalance(now)
+
+    def provisioned_status(self, fingerprint: str) -> tuple[int, int, bool]:
+        """A deployment's instances initialised and started (ready or not), and whether
+        provisioning gave up on it because its instances keep failing to initialise."""
+        dep = self._deployments.get(fingerprint)
+        if dep is None:
+            return 0, 0, False
+        return dep.ready(), dep.running(), dep.provisioning_failed()
+
+    def retire(self, fingerprint: str, now: float) -> list[Action]:
         """The deployment is superseded: stop its idle instances, let busy ones finish."""
         dep = self._deployments.get(fingerprint)
         if dep is None:
             return []
         dep.current = False
+        dep.provisioned = 0
         actions: list[Action] = [self._stop(i, "stale") for i in list(dep.idle)]
         self._forget_if_empty(dep)
-        return actions
+        return [*actions, *self._rebalance(now)] if actions else actions
 
     # --- events ---------------------------------------------------------------------------
 
@@ -279,12 +327,19 @@ class Pool:
         if inst is None or inst.state not in RUNNING:
             return []
         dep = inst.deployment
+        actions: list[Action] = []
+        if not inst.ready:
+            # It initialised: provisioning that gave up on this deployment resumes.
+            resumed = dep.provisioning_failed()
+            inst.ready, dep.init_failures = True, 0
+            if resumed:
+                actions.extend(self._rebalance(now))
         dep.starting.discard(inst)
         dep.finishing.discard(inst)
         if inst.invocation is not None:
             # Polling again without a result: the runtime dropped the invocation.
-            return [Fail(self._release(inst), NO_RESULT), *self._next_for(inst, now)]
-        return self._next_for(inst, now)
+            actions.append(Fail(self._release(inst), NO_RESULT))
+        return [*actions, *self._next_for(inst, now)]
 
     def on_result(self, instance_id: str, now: float) -> list[Action]:
         """The instance posted the result (response or error) of its invocation.
@@ -315,6 +370,8 @@ class Pool:
             return []
         actions = self._fail_work_of(inst, error) if inst.state in RUNNING else []
         dep = inst.deployment
+        if not inst.ready:
+            dep.init_failures += 1
         dep.instances.discard(inst)
         dep.starting.discard(inst)
         dep.finishing.discard(inst)
@@ -324,13 +381,13 @@ class Pool:
         self._forget_if_empty(dep)
         return [*actions, *self._rebalance(now)]
 
-    def on_timeout(self, invocation_id: str) -> list[Action]:
+    def on_timeout(self, invocation_id: str, now: float) -> list[Action]:
         """The invocation ran out of time: stop the instance running it."""
         inst = self._delivered.get(invocation_id)
         if inst is None:
             return self.on_abandon(invocation_id)
         self._release(inst)
-        return [self._stop(inst, "timeout")]
+        return [self._stop(inst, "timeout"), *self._rebalance(now)]
 
     def on_abandon(self, invocation_id: str) -> list[Action]:
         """The caller gave up on an invocation that is still waiting for an instance."""
@@ -345,6 +402,8 @@ class Pool:
         came back for work after a result."""
         actions: list[Action] = []
         for inst in list(self._instances.values()):
+            if inst.state in WAITING and not inst.deployment.over_provisioned():
+                continue  # provisioned: kept initialised and unfrozen, idle or not
             if inst.state in WAITING and now - inst.since >= self.idle_timeout:
                 actions.append(self._stop(inst, "idle"))
             elif (
@@ -364,6 +423,8 @@ class Pool:
 
     def on_shutdown(self) -> list[Action]:
         """Stop everything: fail waiting invocations and stop every instance."""
+        for dep in self._deployments.values():
+            dep.provisioned = 0
         actions: list[Action] = [Fail(i, SHUTDOWN) for i in list(self._waiting)]
         for inv in list(self._waiting):
             self.on_abandon(inv)
@@ -382,7 +443,7 @@ class Pool:
             del self._waiting[invocation_id]
             return [self._deliver(invocation_id, inst)]
         if not dep.current:
-            return [self._stop(inst, "stale")]
+            return [self._stop(inst, "stale"), *self._rebalance(now)]
         inst.state, inst.since = State.IDLE, now
         dep.idle.append(inst)
         return []
@@ -464,6 +525,7 @@ class Pool:
             for i in self._instances.values()
             if i.state in WAITING
             and i.deployment is not dep
+            and i.deployment.over_provisioned()
             and (
                 i.deployment.function == dep.function
                 if reserved
@@ -476,7 +538,7 @@ class Pool:
         """Capacity may have freed up: start instances for deployments still short of them."""
         actions: list[Action] = []
         for dep in list(self._deployments.values()):
-            while len(dep.waiting) > _coming(dep):
+            while len(dep.waiting) > _coming(dep) or dep.short_of_provisioned():
                 launched = self._launch_into(dep, now)
                 if not launched:
                     break
@@ -484,7 +546,7 @@ class Pool:
         return actions
 
     def _forget_if_empty(self, dep: Deployment) -> None:
-        if not dep.current and not dep.instances and not dep.waiting:
+        if not (dep.current or dep.instances or dep.waiting or dep.provisioned):
             self._deployments.pop(dep.fingerprint, None)
 
 

@@ -36,6 +36,7 @@ from anylambda.core import pool as pool_actions
 from anylambda.core.aliases import Alias, check_alias_name, check_routing, check_version
 from anylambda.core.arns import FunctionRef, parse_function_ref
 from anylambda.core.catalog import Catalog, Entry
+from anylambda.core.concurrency import Concurrency
 from anylambda.core.config import Config
 from anylambda.core.errors import (
     BackendError,
@@ -73,6 +74,7 @@ from anylambda.core.models import (
     InvokeResult,
     LaunchSpec,
     RuntimeRecipe,
+    aws_timestamp,
     check_function_name,
 )
 from anylambda.core.paging import page
@@ -121,6 +123,8 @@ class Runtime:
             id_prefix=secrets.token_hex(4),
         )
         self.backend: Backend
+        self.concurrency: Concurrency
+        """Reserved and provisioned concurrency of every function."""
         self.recipes: dict[str, RuntimeRecipe] = {}
         self._stack = AsyncExitStack()
         self._tg: anyio.abc.TaskGroup
@@ -181,6 +185,10 @@ class Runtime:
         await self.backend.reap_stale()
         self._tg = await self._stack.enter_async_context(anyio.create_task_group())
         self._tg.start_soon(self._tick)
+        self.concurrency = Concurrency(
+            registry, self._catalog, self.pool, self.apply, self._prepare
+        )
+        await self.concurrency.load()
         await self.plugins.startup(self)
 
     def begin_shutdown(self) -> None:
@@ -282,6 +290,10 @@ class Runtime:
                 self._check_deletable_version(ref.name, ref.qualifier)
             for removed in await self._catalog.delete(entry.config.name, ref.qualifier):
                 self._retire(removed.fingerprint)
+            if ref.qualifier is None:
+                await self.concurrency.forget(entry.config.name)
+            else:
+                await self.concurrency.refresh(entry.config.name)
 
     # --- versions and aliases ------------------------------------------------------------
 
@@ -379,6 +391,7 @@ class Runtime:
             updated = attrs.evolve(alias, **changes)
             self._check_alias_targets(updated)
             await self._catalog.put_alias(updated)
+            await self.concurrency.refresh(function)
             return updated
 
     async def delete_alias(self, function_name: str, name: str) -> None:
@@ -386,6 +399,7 @@ class Runtime:
         async with self._control:
             function = self._resolve_latest(function_name).config.name
             await self._catalog.delete_alias(self._existing_alias(function, name))
+            await self.concurrency.refresh(function)
 
     async def list_aliases(
         self,
@@ -483,7 +497,7 @@ class Runtime:
 
     def _retire(self, fingerprint: str) -> None:
         self._prepared.pop(fingerprint, None)
-        self.apply(self.pool.retire(fingerprint))
+        self.apply(self.pool.retire(fingerprint, time.monotonic()))
 
     def _resolve(self, function_name: str, qualifier: str | None) -> Entry:
         return self._catalog.resolve(parse_function_ref(function_name, qualifier))
@@ -588,7 +602,7 @@ class Runtime:
             await invocation.done.wait()
         if not invocation.finished:
             invocation.fail_with(timed_out(timeout))
-            self.apply(self.pool.on_timeout(invocation.id))
+            self.apply(self.pool.on_timeout(invocation.id, time.monotonic()))
 
     async def _prepare(self, entry: Entry) -> Prepared:
         prepared = self._prepared.get(entry.fingerprint)
@@ -796,11 +810,7 @@ def _reject_constant(name: str) -> None:
 
 def _stamped(config: FunctionConfig) -> FunctionConfig:
     """Set LastModified and a fresh RevisionId, as every change does on AWS."""
-    now = time.time()
-    last_modified = (
-        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}+0000"
-    )
-    return attrs.evolve(config, last_modified=last_modified, revision_id=_revision())
+    return attrs.evolve(config, last_modified=aws_timestamp(), revision_id=_revision())
 
 
 def _revision() -> str:

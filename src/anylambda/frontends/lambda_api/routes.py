@@ -19,6 +19,7 @@ from anylambda.core.arns import parse_function_ref
 from anylambda.core.errors import LambdaError
 from anylambda.core.models import MAX_SYNC_PAYLOAD, FunctionConfig
 from anylambda.frontends.lambda_api.bodies import MAX_REQUEST_BYTES, read_capped, read_json
+from anylambda.frontends.lambda_api.concurrency import add_concurrency_routes
 from anylambda.frontends.lambda_api.errors import (
     UNKNOWN_OPERATION,
     error_response,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: The views of the other areas of the API, each in its own module.
-ROUTE_SETS: tuple[RouteSet, ...] = (add_version_routes,)
+ROUTE_SETS: tuple[RouteSet, ...] = (add_version_routes, add_concurrency_routes)
 #: The Lambda API's path prefixes (its API versions), from botocore's service model.
 API_VERSIONS = (
     "2014-11-13",
@@ -126,12 +127,14 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
         code_url = url_for(
             ".download_code", function_name=config.name, Qualifier=config.version, _external=True
         )
-        return json_response(
-            {
-                "Configuration": configuration(config, ref.qualifier),
-                "Code": code_location(config, code_url),
-            }
-        )
+        body: dict[str, Any] = {
+            "Configuration": configuration(config, ref.qualifier),
+            "Code": code_location(config, code_url),
+        }
+        reserved = runtime.concurrency.reserved(config.name)
+        if reserved is not None:
+            body["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
+        return json_response(body)
 
     @bp.get(f"{FUNCTION}/configuration")
     async def get_function_configuration(function_name: str) -> Response:
