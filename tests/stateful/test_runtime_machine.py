@@ -9,6 +9,7 @@ thread, opened with each example and closed in its teardown.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
@@ -31,6 +32,7 @@ from hypothesis.stateful import (
 )
 
 from anylambda import InvokeRequest, InvokeResult, Runtime, TooManyRequestsError, hookimpl
+from anylambda.core.concurrency import ProvisionedConfigNotFoundError
 from anylambda.core.pool import ACCOUNT_LIMIT
 from anylambda.testing import (
     CrashInstance,
@@ -91,6 +93,8 @@ class RuntimeMachine(RuleBasedStateMachine):
         self.versions = itertools.count()
         self.handlers: dict[str, str] = {}
         """Live function name -> its handler string (``dispatch`` or one nobody registered)."""
+        self.published: dict[str, list[str]] = {}
+        """Live function name -> its published versions."""
         self.results = 0
         self.slow_left = SLOW_BUDGET
         self.finished = FinishedCounter()
@@ -142,12 +146,41 @@ class RuntimeMachine(RuleBasedStateMachine):
     def delete(self, name: str) -> None:
         self.portal.call(self.rt.delete_function, name)
         del self.handlers[name]
+        self.published.pop(name, None)
+
+    @rule(name=functions)
+    def publish(self, name: str) -> None:
+        config = self.portal.call(functools.partial(self.rt.publish_version, name))
+        versions = self.published.setdefault(name, [])
+        if config.version not in versions:
+            versions.append(config.version)
+
+    @rule(name=functions, count=st.integers(0, 2), data=st.data())
+    def provision(self, name: str, count: int, data: st.DataObject) -> None:
+        versions = self.published.get(name)
+        if not versions:
+            return
+        version = data.draw(st.sampled_from(versions))
+        concurrency = self.rt.concurrency
+        if count:
+            self.portal.call(concurrency.put_provisioned, name, version, count)
+        else:
+            with contextlib.suppress(ProvisionedConfigNotFoundError):
+                self.portal.call(concurrency.delete_provisioned, name, version)
 
     # --- callers ----------------------------------------------------------------------------
 
     @rule(name=functions, action=st.sampled_from(["echo", "raise", "crash"]), value=st.integers())
     def invoke(self, name: str, action: str, value: int) -> None:
         self.check(name, action, value, self.portal.call(self._invoke, name, action, value))
+
+    @rule(name=functions, value=st.integers(), data=st.data())
+    def invoke_version(self, name: str, value: int, data: st.DataObject) -> None:
+        versions = self.published.get(name)
+        if not versions:
+            return
+        qualified = f"{name}:{data.draw(st.sampled_from(versions))}"
+        self.check(name, "echo", value, self.portal.call(self._invoke, qualified, "echo", value))
 
     @precondition(lambda self: self.slow_left > 0)
     @rule(name=functions)
