@@ -123,3 +123,13 @@ def serve(
         if process.poll() is None:
             server.stop()
         process.stdout.close()
+
+
+def aws_error(error: BaseException) -> tuple[int, str, str]:
+    """The HTTP status, AWS error code and message of a botocore ``ClientError``."""
+    response = error.response  # type: ignore[attr-defined]
+    return (
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+    )

@@ -73,6 +73,8 @@ class FakeRuntime:
         self.functions: dict[str, dict[str, FunctionConfig]] = {}
         self.zips: dict[str, bytes] = {}
         self.updates: list[dict[str, object]] = []
+        #: (operation, RevisionId) of each update, in order.
+        self.revisions: list[tuple[str, str | None]] = []
         self.deleted: list[tuple[str, str | None]] = []
         self.invocations: list[InvokeRequest] = []
         self.invoke_outcome: InvokeResult | Exception | None = None
@@ -87,7 +89,10 @@ class FakeRuntime:
         return config
 
     async def create_function(
-        self, name: str, settings: FunctionSettings, zip_bytes: bytes
+        self,
+        name: str,
+        settings: FunctionSettings,
+        zip_bytes: bytes,
     ) -> FunctionConfig:
         if name in self.functions:
             raise errors.ResourceConflictError(f"Function already exist: {name}")
@@ -128,14 +133,18 @@ class FakeRuntime:
         next_marker = page[-1] if max_items and len(names) > max_items else None
         return [self.functions[n][LATEST] for n in page], next_marker
 
-    async def update_function_code(self, function_name: str, zip_bytes: bytes) -> FunctionConfig:
+    async def update_function_code(
+        self, function_name: str, zip_bytes: bytes, *, revision_id: str | None = None
+    ) -> FunctionConfig:
+        self.revisions.append(("code", revision_id))
         config = await self.get_function(function_name)
         code = CodeRef(hashlib.sha256(zip_bytes).hexdigest(), len(zip_bytes))
         return self._store(attrs.evolve(config, code=code, revision_id="rev-2"), zip_bytes)
 
     async def update_function_configuration(
-        self, function_name: str, **changes: object
+        self, function_name: str, *, revision_id: str | None = None, **changes: object
     ) -> FunctionConfig:
+        self.revisions.append(("configuration", revision_id))
         self.updates.append(changes)
         config = await self.get_function(function_name)
         settings = attrs.evolve(config.settings, **changes)
@@ -576,6 +585,28 @@ async def test_update_function_code(client: QuartClient, runtime: FakeRuntime) -
     assert runtime.updates == []
     missing = await call(client, "UpdateFunctionCode", FunctionName="fn")
     assert (missing.status, missing.error_code) == (400, "InvalidParameterValueException")
+
+
+async def test_update_function_code_checks_the_revision_id_once(
+    client: QuartClient, runtime: FakeRuntime
+) -> None:
+    await create(client)
+    await call(client, "UpdateFunctionCode", FunctionName="fn", ZipFile=make_zip(), RevisionId="r")
+    await call(
+        client,
+        "UpdateFunctionCode",
+        FunctionName="fn",
+        ZipFile=make_zip(),
+        Architectures=["arm64"],
+        RevisionId="r",
+    )
+    await call(client, "UpdateFunctionConfiguration", FunctionName="fn", Timeout=9, RevisionId="r")
+    assert runtime.revisions == [
+        ("code", "r"),
+        ("configuration", "r"),
+        ("code", None),  # the request's first change already held it to "r"
+        ("configuration", "r"),
+    ]
 
 
 async def test_update_function_configuration_sends_only_given_fields(

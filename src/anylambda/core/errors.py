@@ -93,6 +93,26 @@ class ValidationError(LambdaError):
     status = 400
 
 
+class PreconditionFailedError(LambdaError):
+    """The ``RevisionId`` a change was conditioned on is not the resource's current one."""
+
+    aws_type = "PreconditionFailedException"
+    status = 412
+
+
+def check_revision(current: str, given: str | None, read_with: str) -> None:
+    """Refuse a change conditioned on ``given`` unless it is the ``current`` RevisionId.
+
+    :param read_with: the API that returns the current RevisionId, as AWS's message names it
+        (``GetFunction/GetAlias``, ``GetPolicy``...).
+    """
+    if given is not None and given != current:
+        raise PreconditionFailedError(
+            "The Revision Id provided does not match the latest Revision Id. "
+            f"Call the {read_with} API to retrieve the latest Revision Id"
+        )
+
+
 class BackendError(ServiceError):
     """A backend could not launch, reach or stop an instance."""
 

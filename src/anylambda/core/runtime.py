@@ -46,6 +46,7 @@ from anylambda.core.errors import (
     ResourceConflictError,
     ServiceError,
     TooManyRequestsError,
+    check_revision,
 )
 from anylambda.core.instance import InstanceRecord
 from anylambda.core.interfaces import Backend
@@ -243,19 +244,23 @@ class Runtime:
         following = functions[start + limit : start + limit + 1]
         return page, (following[0].name if following else None)
 
-    async def update_function_code(self, function_name: str, zip_bytes: bytes) -> FunctionConfig:
-        """Replace the code of ``$LATEST`` (UpdateFunctionCode)."""
+    async def update_function_code(
+        self, function_name: str, zip_bytes: bytes, *, revision_id: str | None = None
+    ) -> FunctionConfig:
+        """Replace the code of ``$LATEST`` (UpdateFunctionCode), if its RevisionId is
+        ``revision_id`` when one is given."""
         async with self._control:
-            entry = self._resolve_latest(function_name)
+            entry = self._resolve_latest(function_name, revision_id)
             code = await self._store_code(zip_bytes)
             return await self._replace(entry, attrs.evolve(entry.config, code=code))
 
     async def update_function_configuration(
-        self, function_name: str, **changes: Any
+        self, function_name: str, *, revision_id: str | None = None, **changes: Any
     ) -> FunctionConfig:
-        """Change settings of ``$LATEST`` (UpdateFunctionConfiguration)."""
+        """Change settings of ``$LATEST`` (UpdateFunctionConfiguration), if its RevisionId is
+        ``revision_id`` when one is given."""
         async with self._control:
-            entry = self._resolve_latest(function_name)
+            entry = self._resolve_latest(function_name, revision_id)
             settings = attrs.evolve(entry.config.settings, **changes)
             updated = attrs.evolve(entry.config, settings=settings)
             await self._validate(updated)
@@ -334,13 +339,15 @@ class Runtime:
     def _resolve(self, function_name: str, qualifier: str | None) -> Entry:
         return self._catalog.resolve(parse_function_ref(function_name, qualifier))
 
-    def _resolve_latest(self, function_name: str) -> Entry:
+    def _resolve_latest(self, function_name: str, revision_id: str | None) -> Entry:
         ref = parse_function_ref(function_name)
         if ref.qualifier not in (None, LATEST):
             raise InvalidParameterValueError(
                 "Updating a function version or alias is not allowed; use the unqualified name."
             )
-        return self._catalog.resolve(ref)
+        entry = self._catalog.resolve(ref)
+        check_revision(entry.config.revision_id, revision_id, "GetFunction/GetAlias")
+        return entry
 
     # --- invocations ----------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from anylambda.frontends.lambda_api.shapes import (
     code_location,
     create_function_args,
     function_configuration,
+    revision_id,
     settings_changes,
     update_code_args,
 )
@@ -144,19 +145,31 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
 
     @bp.put(f"{FUNCTION}/code")
     async def update_function_code(function_name: str) -> Response:
-        zip_bytes, changes = update_code_args(await read_json("UpdateFunctionCode"))
+        body = await read_json("UpdateFunctionCode")
+        zip_bytes, changes = update_code_args(body)
+        revision = revision_id(body)
         if zip_bytes is None:
-            config = await runtime.update_function_configuration(function_name, **changes)
+            config = await runtime.update_function_configuration(
+                function_name, revision_id=revision, **changes
+            )
         else:
             if changes:
-                await runtime.update_function_configuration(function_name, **changes)
-            config = await runtime.update_function_code(function_name, zip_bytes)
+                await runtime.update_function_configuration(
+                    function_name, revision_id=revision, **changes
+                )
+                revision = None  # checked: this request's own first change moved it on
+            config = await runtime.update_function_code(
+                function_name, zip_bytes, revision_id=revision
+            )
         return json_response(configuration(config))
 
     @bp.put(f"{FUNCTION}/configuration")
     async def update_function_configuration(function_name: str) -> Response:
-        changes = settings_changes(await read_json("UpdateFunctionConfiguration"), create=False)
-        config = await runtime.update_function_configuration(function_name, **changes)
+        body = await read_json("UpdateFunctionConfiguration")
+        changes = settings_changes(body, create=False)
+        config = await runtime.update_function_configuration(
+            function_name, revision_id=revision_id(body), **changes
+        )
         return json_response(configuration(config))
 
     @bp.delete(FUNCTION)

@@ -94,6 +94,11 @@ def _require(body: Mapping[str, Any], members: Mapping[str, str]) -> None:
         )
 
 
+def revision_id(body: Mapping[str, Any]) -> str | None:
+    """The ``RevisionId`` a change is conditioned on, if the body has one."""
+    return _member(body, "RevisionId", str)
+
+
 def settings_changes(body: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
     """The :class:`FunctionSettings` fields a CreateFunction or UpdateFunctionConfiguration sets.
 
