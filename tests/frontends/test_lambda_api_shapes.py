@@ -63,6 +63,16 @@ def make_zip(text: str = "def handler(event, context):\n    return event\n") -> 
     return buffer.getvalue()
 
 
+class FakeTags:
+    """``Runtime.tags`` over a dict of tags by function ARN."""
+
+    def __init__(self) -> None:
+        self.by_arn: dict[str, dict[str, str]] = {}
+
+    async def list_tags(self, resource: str) -> dict[str, str]:
+        return self.by_arn.get(resource, {})
+
+
 class FakeRuntime:
     """The Runtime facade's interface over dicts; records what the frontend asked for."""
 
@@ -75,6 +85,7 @@ class FakeRuntime:
         self.updates: list[dict[str, object]] = []
         #: (operation, RevisionId) of each update, in order.
         self.revisions: list[tuple[str, str | None]] = []
+        self.tags = FakeTags()
         self.deleted: list[tuple[str, str | None]] = []
         self.invocations: list[InvokeRequest] = []
         self.invoke_outcome: InvokeResult | Exception | None = None
@@ -93,9 +104,13 @@ class FakeRuntime:
         name: str,
         settings: FunctionSettings,
         zip_bytes: bytes,
+        *,
+        tags: Mapping[str, str] | None = None,
     ) -> FunctionConfig:
         if name in self.functions:
             raise errors.ResourceConflictError(f"Function already exist: {name}")
+        if tags:
+            self.tags.by_arn[self.function_arn(name)] = dict(tags)
         code = CodeRef(hashlib.sha256(zip_bytes).hexdigest(), len(zip_bytes))
         layers = tuple(LayerRef(arn, CodeRef("00" * 32, 10)) for arn in settings.layers)
         config = FunctionConfig(
@@ -355,7 +370,6 @@ async def test_create_function_ignores_unsupported_fields(client: QuartClient) -
         KMSKeyArn="arn:aws:kms:us-east-1:000000000000:key/k",
         TracingConfig={"Mode": "Active"},
         DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"},
-        Tags={"team": "a"},
         Publish=False,
     )
     assert result.json["TracingConfig"] == {"Mode": "PassThrough"}
@@ -508,6 +522,22 @@ async def test_get_function_shape_and_code_download(client: QuartClient) -> None
     assert download.headers["Content-Type"] == "application/zip"
     assert download.headers["x-amzn-RequestId"]
     assert await download.get_data() == make_zip()
+
+
+async def test_create_function_tags_are_in_get_function(
+    client: QuartClient, runtime: FakeRuntime
+) -> None:
+    await create(client, Tags={"team": "a"})
+    assert runtime.tags.by_arn == {runtime.function_arn("fn"): {"team": "a"}}
+    result = await call(client, "GetFunction", FunctionName="fn")
+    assert result.parsed["Tags"] == {"team": "a"}
+    await create(client, name="untagged")
+    assert "Tags" not in (await call(client, "GetFunction", FunctionName="untagged")).json
+    code = {"ZipFile": base64.b64encode(make_zip()).decode()}
+    body = {"FunctionName": "x", "Role": ROLE, "Runtime": "python3.12", "Handler": "app.handler"}
+    body |= {"Code": code, "Tags": {"team": 1}}
+    bad = await parse("CreateFunction", await client.post("/2015-03-31/functions", json=body))
+    assert (bad.status, bad.error_code) == (400, "InvalidRequestContentException")
 
 
 async def test_url_encoded_arns_and_qualified_arns(

@@ -20,7 +20,7 @@ import secrets
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
@@ -78,6 +78,7 @@ from anylambda.core.pool import Pool
 from anylambda.core.runtime_api import serve_runtime_api
 from anylambda.core.store.blobs import BlobStore
 from anylambda.core.store.registry import Registry
+from anylambda.core.tags import Tags, check_tags
 
 logger = logging.getLogger("anylambda")
 
@@ -118,6 +119,8 @@ class Runtime:
         )
         self.backend: Backend
         self.recipes: dict[str, RuntimeRecipe] = {}
+        #: A function's tags (TagResource, UntagResource, ListTags).
+        self.tags: Tags
         self._stack = AsyncExitStack()
         self._tg: anyio.abc.TaskGroup
         self._catalog: Catalog
@@ -173,6 +176,9 @@ class Runtime:
         self._no_code_dir.mkdir(exist_ok=True)
         self._catalog = Catalog(registry, config.region, config.account_id)
         await self._catalog.load()
+        self.tags = Tags(registry, self._catalog)
+        for attached in self._attached():
+            await attached.load()
         self.backend = backends[config.backend](config)
         await self.backend.reap_stale()
         self._tg = await self._stack.enter_async_context(anyio.create_task_group())
@@ -203,10 +209,16 @@ class Runtime:
         return self._catalog.arn(name, qualifier)
 
     async def create_function(
-        self, name: str, settings: FunctionSettings, zip_bytes: bytes
+        self,
+        name: str,
+        settings: FunctionSettings,
+        zip_bytes: bytes,
+        *,
+        tags: Mapping[str, str] | None = None,
     ) -> FunctionConfig:
-        """Create a function from a zip package (CreateFunction)."""
+        """Create a function from a zip package (CreateFunction), with its ``tags``."""
         check_function_name(name)
+        check_tags(tags or {})
         async with self._control:
             if self._catalog.exists(name):
                 raise ResourceConflictError(f"Function already exist: {name}")
@@ -221,6 +233,8 @@ class Runtime:
                 await self._discard_code(code)
                 raise
             await self._catalog.put(config)
+            if tags:
+                await self.tags.tag_resource(self.function_arn(name), tags)
         return config
 
     async def get_function(
@@ -277,6 +291,8 @@ class Runtime:
                 )
             for removed in await self._catalog.delete(entry.config.name, ref.qualifier):
                 self._retire(removed.fingerprint)
+            for attached in self._attached():
+                await attached.drop(entry.config.name, ref.qualifier)
 
     def account_settings(self) -> AccountSettings:
         """Limits and usage (GetAccountSettings)."""
@@ -348,6 +364,10 @@ class Runtime:
         entry = self._catalog.resolve(ref)
         check_revision(entry.config.revision_id, revision_id, "GetFunction/GetAlias")
         return entry
+
+    def _attached(self) -> tuple[Tags, ...]:
+        """What belongs to a function besides its versions: loaded at start, dropped with it."""
+        return (self.tags,)
 
     # --- invocations ----------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from anylambda.frontends.lambda_api.shapes import (
     settings_changes,
     update_code_args,
 )
+from anylambda.frontends.lambda_api.tags import add_tags_routes, tags_member
 
 if TYPE_CHECKING:
     from flask.sansio.blueprints import BlueprintSetupState
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: The views of the other areas of the API, each in its own module.
-ROUTE_SETS: tuple[RouteSet, ...] = ()
+ROUTE_SETS: tuple[RouteSet, ...] = (add_tags_routes,)
 #: The Lambda API's path prefixes (its API versions), from botocore's service model.
 API_VERSIONS = (
     "2014-11-13",
@@ -92,8 +93,9 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
 
     @bp.post(f"{FUNCTIONS}/", strict_slashes=False)
     async def create_function() -> Response:
-        name, settings, zip_bytes = create_function_args(await read_json("CreateFunction"))
-        config = await runtime.create_function(name, settings, zip_bytes)
+        body = await read_json("CreateFunction")
+        name, settings, zip_bytes = create_function_args(body)
+        config = await runtime.create_function(name, settings, zip_bytes, tags=tags_member(body))
         return json_response(configuration(config), status=201)
 
     @bp.get(f"{FUNCTIONS}/", strict_slashes=False)
@@ -119,10 +121,12 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
         code_url = url_for(
             ".download_code", function_name=config.name, Qualifier=config.version, _external=True
         )
+        tags = await runtime.tags.list_tags(runtime.function_arn(config.name))
         return json_response(
             {
                 "Configuration": configuration(config, ref.qualifier),
                 "Code": code_location(config, code_url),
+                **({"Tags": tags} if tags else {}),
             }
         )
 

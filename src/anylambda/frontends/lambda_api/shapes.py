@@ -3,7 +3,7 @@
 Pure functions over parsed JSON; nothing here touches HTTP or the runtime. The
 field names are those of botocore's ``lambda`` service model (``service-2.json``),
 the wire truth. Request fields anylambda has no use for (``VpcConfig``,
-``KMSKeyArn``, ``TracingConfig``, ``Tags``, ...) are accepted and ignored; the
+``KMSKeyArn``, ``TracingConfig``, ...) are accepted and ignored; the
 members the model marks required are checked here. Value constraints (ranges,
 patterns) are the core models' validators' job.
 """
