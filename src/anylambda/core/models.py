@@ -73,6 +73,12 @@ def _in_range(field: str, low: int, high: int) -> Callable[[Any, Any, int], None
     return check
 
 
+def check_enum(field: str, value: str | None, allowed: Sequence[str]) -> None:
+    """Refuse a value outside ``allowed`` as AWS does (``None`` passes)."""
+    if value is not None and value not in allowed:
+        raise constraint_error(field, value, f"satisfy enum value set: [{', '.join(allowed)}]")
+
+
 def _check_handler(_instance: object, _attribute: object, value: str | None) -> None:
     if value is None:
         return

@@ -79,6 +79,7 @@ from anylambda.core.runtime_api import serve_runtime_api
 from anylambda.core.store.blobs import BlobStore
 from anylambda.core.store.registry import Registry
 from anylambda.core.tags import Tags, check_tags
+from anylambda.core.urls import FunctionUrls
 
 logger = logging.getLogger("anylambda")
 
@@ -121,6 +122,8 @@ class Runtime:
         self.recipes: dict[str, RuntimeRecipe] = {}
         #: A function's tags (TagResource, UntagResource, ListTags).
         self.tags: Tags
+        #: Function URL configs, and the lookup that serves function URLs.
+        self.urls: FunctionUrls
         self._stack = AsyncExitStack()
         self._tg: anyio.abc.TaskGroup
         self._catalog: Catalog
@@ -177,6 +180,7 @@ class Runtime:
         self._catalog = Catalog(registry, config.region, config.account_id)
         await self._catalog.load()
         self.tags = Tags(registry, self._catalog)
+        self.urls = FunctionUrls(registry, self._catalog, config.region)
         for attached in self._attached():
             await attached.load()
         self.backend = backends[config.backend](config)
@@ -365,9 +369,9 @@ class Runtime:
         check_revision(entry.config.revision_id, revision_id, "GetFunction/GetAlias")
         return entry
 
-    def _attached(self) -> tuple[Tags, ...]:
+    def _attached(self) -> tuple[Tags | FunctionUrls, ...]:
         """What belongs to a function besides its versions: loaded at start, dropped with it."""
-        return (self.tags,)
+        return (self.tags, self.urls)
 
     # --- invocations ----------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from anylambda.frontends.lambda_api.shapes import (
     update_code_args,
 )
 from anylambda.frontends.lambda_api.tags import add_tags_routes, tags_member
+from anylambda.frontends.lambda_api.urls import add_url_routes
 
 if TYPE_CHECKING:
     from flask.sansio.blueprints import BlueprintSetupState
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: The views of the other areas of the API, each in its own module.
-ROUTE_SETS: tuple[RouteSet, ...] = (add_tags_routes,)
+ROUTE_SETS: tuple[RouteSet, ...] = (add_tags_routes, add_url_routes)
 #: The Lambda API's path prefixes (its API versions), from botocore's service model.
 API_VERSIONS = (
     "2014-11-13",

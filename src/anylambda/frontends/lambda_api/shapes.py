@@ -45,7 +45,13 @@ _SCALARS: Mapping[str, tuple[str, type]] = {
     "MemorySize": ("memory_size", int),
     "PackageType": ("package_type", str),
 }
-_JSON_NAMES: Mapping[type, str] = {str: "string", int: "integer", dict: "object", list: "array"}
+_JSON_NAMES: Mapping[type, str] = {
+    str: "string",
+    int: "integer",
+    bool: "boolean",
+    dict: "object",
+    list: "array",
+}
 _PACKAGE_TYPES = ("Zip", "Image")
 #: CreateFunction's ``FunctionName``: a name or an unqualified (partial) ARN.
 _CREATE_NAME_PATTERN = (
