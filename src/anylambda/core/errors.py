@@ -100,6 +100,13 @@ class PreconditionFailedError(LambdaError):
     status = 412
 
 
+class PolicyLengthExceededError(LambdaError):
+    """A resource policy would grow past Lambda's size limit."""
+
+    aws_type = "PolicyLengthExceededException"
+    status = 400
+
+
 def check_revision(current: str, given: str | None, read_with: str) -> None:
     """Refuse a change conditioned on ``given`` unless it is the ``current`` RevisionId.
 

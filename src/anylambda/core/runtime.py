@@ -73,6 +73,7 @@ from anylambda.core.models import (
     RuntimeRecipe,
     check_function_name,
 )
+from anylambda.core.permissions import Permissions
 from anylambda.core.plugins import Plugins, make_plugin_manager
 from anylambda.core.pool import Pool
 from anylambda.core.runtime_api import serve_runtime_api
@@ -122,6 +123,8 @@ class Runtime:
         self.recipes: dict[str, RuntimeRecipe] = {}
         #: A function's tags (TagResource, UntagResource, ListTags).
         self.tags: Tags
+        #: The resource policies of functions, versions and aliases (AddPermission...).
+        self.permissions: Permissions
         #: Function URL configs, and the lookup that serves function URLs.
         self.urls: FunctionUrls
         self._stack = AsyncExitStack()
@@ -180,6 +183,7 @@ class Runtime:
         self._catalog = Catalog(registry, config.region, config.account_id)
         await self._catalog.load()
         self.tags = Tags(registry, self._catalog)
+        self.permissions = Permissions(registry, self._catalog)
         self.urls = FunctionUrls(registry, self._catalog, config.region)
         for attached in self._attached():
             await attached.load()
@@ -369,9 +373,9 @@ class Runtime:
         check_revision(entry.config.revision_id, revision_id, "GetFunction/GetAlias")
         return entry
 
-    def _attached(self) -> tuple[Tags | FunctionUrls, ...]:
+    def _attached(self) -> tuple[Tags | Permissions | FunctionUrls, ...]:
         """What belongs to a function besides its versions: loaded at start, dropped with it."""
-        return (self.tags, self.urls)
+        return (self.tags, self.permissions, self.urls)
 
     # --- invocations ----------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from anylambda.frontends.lambda_api.errors import (
     lambda_error_response,
 )
 from anylambda.frontends.lambda_api.invoke import invoke_request, invoke_response
+from anylambda.frontends.lambda_api.permissions import add_permission_routes
 from anylambda.frontends.lambda_api.responses import (
     FUNCTION,
     FUNCTIONS,
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: The views of the other areas of the API, each in its own module.
-ROUTE_SETS: tuple[RouteSet, ...] = (add_tags_routes, add_url_routes)
+ROUTE_SETS: tuple[RouteSet, ...] = (add_tags_routes, add_permission_routes, add_url_routes)
 #: The Lambda API's path prefixes (its API versions), from botocore's service model.
 API_VERSIONS = (
     "2014-11-13",
