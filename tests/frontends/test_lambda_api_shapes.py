@@ -64,13 +64,13 @@ def make_zip(text: str = "def handler(event, context):\n    return event\n") -> 
 
 
 class FakeTags:
-    """``Runtime.tags`` over a dict of tags by function ARN."""
+    """``Runtime.tags`` over a dict of tags by function name."""
 
     def __init__(self) -> None:
-        self.by_arn: dict[str, dict[str, str]] = {}
+        self.by_name: dict[str, dict[str, str]] = {}
 
-    async def list_tags(self, resource: str) -> dict[str, str]:
-        return self.by_arn.get(resource, {})
+    def of_function(self, name: str) -> dict[str, str]:
+        return self.by_name.get(name, {})
 
 
 class FakeRuntime:
@@ -110,7 +110,7 @@ class FakeRuntime:
         if name in self.functions:
             raise errors.ResourceConflictError(f"Function already exist: {name}")
         if tags:
-            self.tags.by_arn[self.function_arn(name)] = dict(tags)
+            self.tags.by_name[name] = dict(tags)
         code = CodeRef(hashlib.sha256(zip_bytes).hexdigest(), len(zip_bytes))
         layers = tuple(LayerRef(arn, CodeRef("00" * 32, 10)) for arn in settings.layers)
         config = FunctionConfig(
@@ -528,7 +528,7 @@ async def test_create_function_tags_are_in_get_function(
     client: QuartClient, runtime: FakeRuntime
 ) -> None:
     await create(client, Tags={"team": "a"})
-    assert runtime.tags.by_arn == {runtime.function_arn("fn"): {"team": "a"}}
+    assert runtime.tags.by_name == {"fn": {"team": "a"}}
     result = await call(client, "GetFunction", FunctionName="fn")
     assert result.parsed["Tags"] == {"team": "a"}
     await create(client, name="untagged")

@@ -54,7 +54,7 @@ class Tags:
 
     async def tag_resource(self, resource: str, tags: Mapping[str, str]) -> None:
         """Add ``tags`` to the function ARN ``resource``; a key it has gets the new value."""
-        check_resource(resource)
+        _check_resource(resource)
         if not tags:
             raise InvalidParameterValueError(
                 "An error occurred and the request cannot be processed."
@@ -70,7 +70,7 @@ class Tags:
     async def untag_resource(self, resource: str, keys: Collection[str]) -> None:
         """Remove the tags with these ``keys`` from the function ARN ``resource``; keys it
         does not have are ignored."""
-        check_resource(resource)
+        _check_resource(resource)
         _check_keys(keys)
         async with self._lock:
             name = self._function(resource)
@@ -83,8 +83,12 @@ class Tags:
 
     async def list_tags(self, resource: str) -> dict[str, str]:
         """The tags of the function ARN ``resource``."""
-        check_resource(resource)
+        _check_resource(resource)
         return dict(self._of(self._function(resource)))
+
+    def of_function(self, name: str) -> dict[str, str]:
+        """The tags of the function ``name`` (none for a function that does not exist)."""
+        return dict(self._of(name))
 
     async def drop(self, name: str, qualifier: str | None = None) -> None:
         """Forget the tags of a deleted function (a deleted version keeps the function's)."""
@@ -100,7 +104,7 @@ class Tags:
         return self._catalog.resolve(parse_function_ref(resource)).config.name
 
 
-def check_resource(resource: str) -> None:
+def _check_resource(resource: str) -> None:
     """Refuse what TagResource, UntagResource and ListTags refuse before looking anything up:
     a malformed ARN, and the ARN of a version or alias."""
     if not _TAGGABLE_RE.fullmatch(resource):

@@ -123,7 +123,7 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
         code_url = url_for(
             ".download_code", function_name=config.name, Qualifier=config.version, _external=True
         )
-        tags = await runtime.tags.list_tags(runtime.function_arn(config.name))
+        tags = runtime.tags.of_function(config.name)
         return json_response(
             {
                 "Configuration": configuration(config, ref.qualifier),
