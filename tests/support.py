@@ -133,3 +133,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return bool(predicate())
+
+
+def aws_error(error: BaseException) -> tuple[int, str, str]:
+    """The HTTP status, AWS error code and message of a botocore ``ClientError``."""
+    response = error.response  # type: ignore[attr-defined]
+    return (
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+    )

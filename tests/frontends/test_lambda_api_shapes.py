@@ -70,6 +70,16 @@ class FakeConcurrency:
         return None
 
 
+class FakeTags:
+    """``Runtime.tags`` over a dict of tags by function name."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, dict[str, str]] = {}
+
+    def of_function(self, name: str) -> dict[str, str]:
+        return self.by_name.get(name, {})
+
+
 class FakeRuntime:
     """The Runtime facade's interface over dicts; records what the frontend asked for."""
 
@@ -80,6 +90,9 @@ class FakeRuntime:
         self.functions: dict[str, dict[str, FunctionConfig]] = {}
         self.zips: dict[str, bytes] = {}
         self.updates: list[dict[str, object]] = []
+        #: (operation, RevisionId) of each update, in order.
+        self.revisions: list[tuple[str, str | None]] = []
+        self.tags = FakeTags()
         self.deleted: list[tuple[str, str | None]] = []
         self.invocations: list[InvokeRequest] = []
         self.invoke_outcome: InvokeResult | Exception | None = None
@@ -95,10 +108,17 @@ class FakeRuntime:
         return config
 
     async def create_function(
-        self, name: str, settings: FunctionSettings, zip_bytes: bytes
+        self,
+        name: str,
+        settings: FunctionSettings,
+        zip_bytes: bytes,
+        *,
+        tags: Mapping[str, str] | None = None,
     ) -> FunctionConfig:
         if name in self.functions:
             raise errors.ResourceConflictError(f"Function already exist: {name}")
+        if tags:
+            self.tags.by_name[name] = dict(tags)
         code = CodeRef(hashlib.sha256(zip_bytes).hexdigest(), len(zip_bytes))
         layers = tuple(LayerRef(arn, CodeRef("00" * 32, 10)) for arn in settings.layers)
         config = FunctionConfig(
@@ -136,14 +156,18 @@ class FakeRuntime:
         next_marker = page[-1] if max_items and len(names) > max_items else None
         return [self.functions[n][LATEST] for n in page], next_marker
 
-    async def update_function_code(self, function_name: str, zip_bytes: bytes) -> FunctionConfig:
+    async def update_function_code(
+        self, function_name: str, zip_bytes: bytes, *, revision_id: str | None = None
+    ) -> FunctionConfig:
+        self.revisions.append(("code", revision_id))
         config = await self.get_function(function_name)
         code = CodeRef(hashlib.sha256(zip_bytes).hexdigest(), len(zip_bytes))
         return self._store(attrs.evolve(config, code=code, revision_id="rev-2"), zip_bytes)
 
     async def update_function_configuration(
-        self, function_name: str, **changes: object
+        self, function_name: str, *, revision_id: str | None = None, **changes: object
     ) -> FunctionConfig:
+        self.revisions.append(("configuration", revision_id))
         self.updates.append(changes)
         config = await self.get_function(function_name)
         settings = attrs.evolve(config.settings, **changes)
@@ -354,7 +378,6 @@ async def test_create_function_ignores_unsupported_fields(client: QuartClient) -
         KMSKeyArn="arn:aws:kms:us-east-1:000000000000:key/k",
         TracingConfig={"Mode": "Active"},
         DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"},
-        Tags={"team": "a"},
         Publish=False,
     )
     assert result.json["TracingConfig"] == {"Mode": "PassThrough"}
@@ -509,6 +532,22 @@ async def test_get_function_shape_and_code_download(client: QuartClient) -> None
     assert await download.get_data() == make_zip()
 
 
+async def test_create_function_tags_are_in_get_function(
+    client: QuartClient, runtime: FakeRuntime
+) -> None:
+    await create(client, Tags={"team": "a"})
+    assert runtime.tags.by_name == {"fn": {"team": "a"}}
+    result = await call(client, "GetFunction", FunctionName="fn")
+    assert result.parsed["Tags"] == {"team": "a"}
+    await create(client, name="untagged")
+    assert "Tags" not in (await call(client, "GetFunction", FunctionName="untagged")).json
+    code = {"ZipFile": base64.b64encode(make_zip()).decode()}
+    body = {"FunctionName": "x", "Role": ROLE, "Runtime": "python3.12", "Handler": "app.handler"}
+    body |= {"Code": code, "Tags": {"team": 1}}
+    bad = await parse("CreateFunction", await client.post("/2015-03-31/functions", json=body))
+    assert (bad.status, bad.error_code) == (400, "InvalidRequestContentException")
+
+
 async def test_url_encoded_arns_and_qualified_arns(
     client: QuartClient, runtime: FakeRuntime
 ) -> None:
@@ -584,6 +623,28 @@ async def test_update_function_code(client: QuartClient, runtime: FakeRuntime) -
     assert runtime.updates == []
     missing = await call(client, "UpdateFunctionCode", FunctionName="fn")
     assert (missing.status, missing.error_code) == (400, "InvalidParameterValueException")
+
+
+async def test_update_function_code_checks_the_revision_id_once(
+    client: QuartClient, runtime: FakeRuntime
+) -> None:
+    await create(client)
+    await call(client, "UpdateFunctionCode", FunctionName="fn", ZipFile=make_zip(), RevisionId="r")
+    await call(
+        client,
+        "UpdateFunctionCode",
+        FunctionName="fn",
+        ZipFile=make_zip(),
+        Architectures=["arm64"],
+        RevisionId="r",
+    )
+    await call(client, "UpdateFunctionConfiguration", FunctionName="fn", Timeout=9, RevisionId="r")
+    assert runtime.revisions == [
+        ("code", "r"),
+        ("configuration", "r"),
+        ("code", None),  # the request's first change already held it to "r"
+        ("configuration", "r"),
+    ]
 
 
 async def test_update_function_configuration_sends_only_given_fields(

@@ -44,13 +44,6 @@ class ResourceConflictError(LambdaError):
     status = 409
 
 
-class PreconditionFailedError(LambdaError):
-    """The ``RevisionId`` given is not the resource's current one."""
-
-    aws_type = "PreconditionFailedException"
-    status = 412
-
-
 class InvalidParameterValueError(LambdaError):
     """A parameter is missing, malformed or out of range."""
 
@@ -98,6 +91,33 @@ class ValidationError(LambdaError):
 
     aws_type = "ValidationException"
     status = 400
+
+
+class PreconditionFailedError(LambdaError):
+    """The ``RevisionId`` a change was conditioned on is not the resource's current one."""
+
+    aws_type = "PreconditionFailedException"
+    status = 412
+
+
+class PolicyLengthExceededError(LambdaError):
+    """A resource policy would grow past Lambda's size limit."""
+
+    aws_type = "PolicyLengthExceededException"
+    status = 400
+
+
+def check_revision(current: str, given: str | None, read_with: str) -> None:
+    """Refuse a change conditioned on ``given`` unless it is the ``current`` RevisionId.
+
+    :param read_with: the API that returns the current RevisionId, as AWS's message names it
+        (``GetFunction/GetAlias``, ``GetPolicy``...).
+    """
+    if given is not None and given != current:
+        raise PreconditionFailedError(
+            "The Revision Id provided does not match the latest Revision Id. "
+            f"Call the {read_with} API to retrieve the latest Revision Id"
+        )
 
 
 class BackendError(ServiceError):

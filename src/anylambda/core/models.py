@@ -82,6 +82,17 @@ def _in_range(field: str, low: int, high: int) -> Callable[[Any, Any, int], None
     return check
 
 
+def check_enum(field: str, value: str | None, allowed: Sequence[str]) -> None:
+    """Refuse a value outside ``allowed`` as AWS does (``None`` passes)."""
+    if value is not None and value not in allowed:
+        raise constraint_error(field, value, f"satisfy enum value set: [{', '.join(allowed)}]")
+
+
+def one_of(field: str, allowed: Sequence[str]) -> Callable[[Any, Any, str | None], None]:
+    """An attrs validator doing :func:`check_enum`."""
+    return lambda _instance, _attribute, value: check_enum(field, value, allowed)
+
+
 def _check_handler(_instance: object, _attribute: object, value: str | None) -> None:
     if value is None:
         return

@@ -50,6 +50,7 @@ from anylambda.core.errors import (
     ResourceNotFoundError,
     ServiceError,
     TooManyRequestsError,
+    check_revision,
 )
 from anylambda.core.instance import InstanceRecord
 from anylambda.core.interfaces import Backend
@@ -78,12 +79,15 @@ from anylambda.core.models import (
     check_function_name,
 )
 from anylambda.core.paging import page
+from anylambda.core.permissions import Permissions
 from anylambda.core.plugins import Plugins, make_plugin_manager
 from anylambda.core.pool import Pool
 from anylambda.core.runtime_api import serve_runtime_api
 from anylambda.core.store.blobs import BlobStore
 from anylambda.core.store.registry import Registry
-from anylambda.core.versions import check_revision, same_snapshot
+from anylambda.core.tags import Tags, check_tags
+from anylambda.core.urls import FunctionUrls
+from anylambda.core.versions import same_snapshot
 
 logger = logging.getLogger("anylambda")
 
@@ -126,6 +130,12 @@ class Runtime:
         self.concurrency: Concurrency
         """Reserved and provisioned concurrency of every function."""
         self.recipes: dict[str, RuntimeRecipe] = {}
+        #: A function's tags (TagResource, UntagResource, ListTags).
+        self.tags: Tags
+        #: The resource policies of functions, versions and aliases (AddPermission...).
+        self.permissions: Permissions
+        #: Function URL configs, and the lookup that serves function URLs.
+        self.urls: FunctionUrls
         self._stack = AsyncExitStack()
         self._tg: anyio.abc.TaskGroup
         self._catalog: Catalog
@@ -181,6 +191,11 @@ class Runtime:
         self._no_code_dir.mkdir(exist_ok=True)
         self._catalog = Catalog(registry, config.region, config.account_id)
         await self._catalog.load()
+        self.tags = Tags(registry, self._catalog)
+        self.permissions = Permissions(registry, self._catalog)
+        self.urls = FunctionUrls(registry, self._catalog, config.region)
+        for attached in self._attached():
+            await attached.load()
         self.backend = backends[config.backend](config)
         await self.backend.reap_stale()
         self._tg = await self._stack.enter_async_context(anyio.create_task_group())
@@ -215,10 +230,16 @@ class Runtime:
         return self._catalog.arn(name, qualifier)
 
     async def create_function(
-        self, name: str, settings: FunctionSettings, zip_bytes: bytes
+        self,
+        name: str,
+        settings: FunctionSettings,
+        zip_bytes: bytes,
+        *,
+        tags: Mapping[str, str] | None = None,
     ) -> FunctionConfig:
-        """Create a function from a zip package (CreateFunction)."""
+        """Create a function from a zip package (CreateFunction), with its ``tags``."""
         check_function_name(name)
+        check_tags(tags or {})
         async with self._control:
             if self._catalog.exists(name):
                 raise ResourceConflictError(f"Function already exist: {name}")
@@ -233,6 +254,8 @@ class Runtime:
                 await self._discard_code(code)
                 raise
             await self._catalog.put(config)
+            if tags:
+                await self.tags.tag_resource(self.function_arn(name), tags)
         return config
 
     async def get_function(
@@ -260,18 +283,17 @@ class Runtime:
     ) -> FunctionConfig:
         """Replace the code of ``$LATEST`` (UpdateFunctionCode)."""
         async with self._control:
-            entry = self._resolve_latest(function_name)
-            check_revision(entry.config.revision_id, revision_id)
+            entry = self._resolve_latest(function_name, revision_id)
             code = await self._store_code(zip_bytes)
             return await self._replace(entry, attrs.evolve(entry.config, code=code))
 
     async def update_function_configuration(
         self, function_name: str, *, revision_id: str | None = None, **changes: Any
     ) -> FunctionConfig:
-        """Change settings of ``$LATEST`` (UpdateFunctionConfiguration)."""
+        """Change settings of ``$LATEST`` (UpdateFunctionConfiguration), if its RevisionId is
+        ``revision_id`` when one is given."""
         async with self._control:
-            entry = self._resolve_latest(function_name)
-            check_revision(entry.config.revision_id, revision_id)
+            entry = self._resolve_latest(function_name, revision_id)
             settings = attrs.evolve(entry.config.settings, **changes)
             updated = attrs.evolve(entry.config, settings=settings)
             await self._validate(updated)
@@ -294,6 +316,8 @@ class Runtime:
                 await self.concurrency.forget(entry.config.name)
             else:
                 await self.concurrency.refresh(entry.config.name)
+            for attached in self._attached():
+                await attached.drop(entry.config.name, ref.qualifier)
 
     # --- versions and aliases ------------------------------------------------------------
 
@@ -311,8 +335,7 @@ class Runtime:
         changed since it was published. ``code_sha256`` is base64, as AWS reports it.
         """
         async with self._control:
-            latest = self._resolve_latest(function_name).config
-            check_revision(latest.revision_id, revision_id)
+            latest = self._resolve_latest(function_name, revision_id).config
             if code_sha256 is not None and code_sha256 != latest.code.base64_sha256:
                 raise InvalidParameterValueError(
                     f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in "
@@ -380,7 +403,7 @@ class Runtime:
         async with self._control:
             function = self._resolve_latest(function_name).config.name
             alias = self._existing_alias(function, name)
-            check_revision(alias.revision_id, revision_id)
+            check_revision(alias.revision_id, revision_id, "GetFunction/GetAlias")
             changes: dict[str, Any] = {"revision_id": _revision()}
             if version is not None:
                 changes["version"] = check_version(version)
@@ -400,6 +423,8 @@ class Runtime:
             function = self._resolve_latest(function_name).config.name
             await self._catalog.delete_alias(self._existing_alias(function, name))
             await self.concurrency.refresh(function)
+            for attached in self._attached():
+                await attached.drop(function, name)
 
     async def list_aliases(
         self,
@@ -502,13 +527,19 @@ class Runtime:
     def _resolve(self, function_name: str, qualifier: str | None) -> Entry:
         return self._catalog.resolve(parse_function_ref(function_name, qualifier))
 
-    def _resolve_latest(self, function_name: str) -> Entry:
+    def _resolve_latest(self, function_name: str, revision_id: str | None = None) -> Entry:
         ref = parse_function_ref(function_name)
         if ref.qualifier not in (None, LATEST):
             raise InvalidParameterValueError(
                 "Updating a function version or alias is not allowed; use the unqualified name."
             )
-        return self._catalog.resolve(ref)
+        entry = self._catalog.resolve(ref)
+        check_revision(entry.config.revision_id, revision_id, "GetFunction/GetAlias")
+        return entry
+
+    def _attached(self) -> tuple[Tags | Permissions | FunctionUrls, ...]:
+        """What belongs to a function besides its versions: loaded at start, dropped with it."""
+        return (self.tags, self.permissions, self.urls)
 
     # --- invocations ----------------------------------------------------------------------
 

@@ -1,20 +1,10 @@
-"""Rules of published versions and revisions, kept apart from the facade that applies them."""
+"""Rules of published versions, kept apart from the facade that applies them."""
 
 from __future__ import annotations
 
 import attrs
 
-from anylambda.core.errors import PreconditionFailedError
 from anylambda.core.models import FunctionConfig
-
-
-def check_revision(current: str, expected: str | None) -> None:
-    """Refuse a change made against a stale ``RevisionId`` (optimistic concurrency)."""
-    if expected is not None and expected != current:
-        raise PreconditionFailedError(
-            "The Revision Id provided does not match the latest Revision Id. Call the "
-            "GetFunction/GetAlias API to retrieve the latest Revision Id"
-        )
 
 
 def same_snapshot(published: FunctionConfig, latest: FunctionConfig) -> bool:

@@ -26,6 +26,7 @@ from anylambda.frontends.lambda_api.errors import (
     lambda_error_response,
 )
 from anylambda.frontends.lambda_api.invoke import invoke_request, invoke_response
+from anylambda.frontends.lambda_api.permissions import add_permission_routes
 from anylambda.frontends.lambda_api.responses import (
     FUNCTION,
     FUNCTIONS,
@@ -41,9 +42,12 @@ from anylambda.frontends.lambda_api.shapes import (
     create_function_args,
     function_configuration,
     member,
+    revision_id,
     settings_changes,
     update_code_args,
 )
+from anylambda.frontends.lambda_api.tags import add_tags_routes, tags_member
+from anylambda.frontends.lambda_api.urls import add_url_routes
 from anylambda.frontends.lambda_api.versions import add_version_routes
 
 if TYPE_CHECKING:
@@ -54,7 +58,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: The views of the other areas of the API, each in its own module.
-ROUTE_SETS: tuple[RouteSet, ...] = (add_version_routes, add_concurrency_routes)
+ROUTE_SETS: tuple[RouteSet, ...] = (
+    add_version_routes,
+    add_concurrency_routes,
+    add_tags_routes,
+    add_permission_routes,
+    add_url_routes,
+)
 #: The Lambda API's path prefixes (its API versions), from botocore's service model.
 API_VERSIONS = (
     "2014-11-13",
@@ -96,7 +106,7 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
     async def create_function() -> Response:
         body = await read_json("CreateFunction")
         name, settings, zip_bytes = create_function_args(body)
-        config = await runtime.create_function(name, settings, zip_bytes)
+        config = await runtime.create_function(name, settings, zip_bytes, tags=tags_member(body))
         if member(body, "Publish", bool):
             config = await runtime.publish_version(name)
         return json_response(configuration(config), status=201)
@@ -131,6 +141,9 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
             "Configuration": configuration(config, ref.qualifier),
             "Code": code_location(config, code_url),
         }
+        tags = runtime.tags.of_function(config.name)
+        if tags:
+            body["Tags"] = tags
         reserved = runtime.concurrency.reserved(config.name)
         if reserved is not None:
             body["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
@@ -157,20 +170,31 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
     async def update_function_code(function_name: str) -> Response:
         body = await read_json("UpdateFunctionCode")
         zip_bytes, changes = update_code_args(body)
+        revision = revision_id(body)
         if zip_bytes is None:
-            config = await runtime.update_function_configuration(function_name, **changes)
+            config = await runtime.update_function_configuration(
+                function_name, revision_id=revision, **changes
+            )
         else:
             if changes:
-                await runtime.update_function_configuration(function_name, **changes)
-            config = await runtime.update_function_code(function_name, zip_bytes)
+                await runtime.update_function_configuration(
+                    function_name, revision_id=revision, **changes
+                )
+                revision = None  # checked: this request's own first change moved it on
+            config = await runtime.update_function_code(
+                function_name, zip_bytes, revision_id=revision
+            )
         if member(body, "Publish", bool):
             config = await runtime.publish_version(function_name)
         return json_response(configuration(config))
 
     @bp.put(f"{FUNCTION}/configuration")
     async def update_function_configuration(function_name: str) -> Response:
-        changes = settings_changes(await read_json("UpdateFunctionConfiguration"), create=False)
-        config = await runtime.update_function_configuration(function_name, **changes)
+        body = await read_json("UpdateFunctionConfiguration")
+        changes = settings_changes(body, create=False)
+        config = await runtime.update_function_configuration(
+            function_name, revision_id=revision_id(body), **changes
+        )
         return json_response(configuration(config))
 
     @bp.delete(FUNCTION)

@@ -3,7 +3,7 @@
 Pure functions over parsed JSON; nothing here touches HTTP or the runtime. The
 field names are those of botocore's ``lambda`` service model (``service-2.json``),
 the wire truth. Request fields anylambda has no use for (``VpcConfig``,
-``KMSKeyArn``, ``TracingConfig``, ``Tags``, ...) are accepted and ignored; the
+``KMSKeyArn``, ``TracingConfig``, ...) are accepted and ignored; the
 members the model marks required are checked here. Value constraints (ranges,
 patterns) are the core models' validators' job.
 """
@@ -45,7 +45,13 @@ _SCALARS: Mapping[str, tuple[str, type]] = {
     "MemorySize": ("memory_size", int),
     "PackageType": ("package_type", str),
 }
-_JSON_NAMES: Mapping[type, str] = {str: "string", int: "integer", dict: "object", list: "array"}
+_JSON_NAMES: Mapping[type, str] = {
+    str: "string",
+    int: "integer",
+    bool: "boolean",
+    dict: "object",
+    list: "array",
+}
 _PACKAGE_TYPES = ("Zip", "Image")
 #: CreateFunction's ``FunctionName``: a name or an unqualified (partial) ARN.
 _CREATE_NAME_PATTERN = (
@@ -92,6 +98,11 @@ def require(body: Mapping[str, Any], members: Mapping[str, str]) -> None:
         raise ValidationError(
             f"{len(missing)} validation error{plural} detected: {'; '.join(missing)}"
         )
+
+
+def revision_id(body: Mapping[str, Any]) -> str | None:
+    """The ``RevisionId`` a change is conditioned on, if the body has one."""
+    return member(body, "RevisionId", str)
 
 
 def settings_changes(body: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
