@@ -764,7 +764,7 @@ async def test_get_account_settings(client: QuartClient) -> None:
     ("method", "path"),
     [
         ("GET", "/2015-03-31/functions/fn/aliases"),
-        ("GET", "/2018-10-31/layers"),
+        ("GET", "/2020-04-22/code-signing-configs"),
         ("PATCH", "/2015-03-31/functions/fn"),
         ("POST", "/2015-03-31/functions/fn/configuration"),
     ],

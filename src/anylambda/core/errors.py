@@ -93,6 +93,13 @@ class ValidationError(LambdaError):
     status = 400
 
 
+class PreconditionFailedError(LambdaError):
+    """The ``RevisionId`` given does not match the resource's current one."""
+
+    aws_type = "PreconditionFailedException"
+    status = 412
+
+
 class BackendError(ServiceError):
     """A backend could not launch, reach or stop an instance."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import signal
+import time
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
@@ -55,12 +56,28 @@ RESERVED_ENV_KEYS = frozenset(
 MAX_ENV_BYTES = 4096
 
 
+def violation(field: str, value: object, constraint: str) -> str:
+    """One broken model constraint, in AWS's words."""
+    return f"Value '{value}' at '{field}' failed to satisfy constraint: Member must {constraint}"
+
+
+def validation_error(violations: Sequence[str]) -> ValidationError:
+    """AWS's ``ValidationException`` listing every broken constraint of a request."""
+    plural = "s" if len(violations) > 1 else ""
+    return ValidationError(
+        f"{len(violations)} validation error{plural} detected: {'; '.join(violations)}"
+    )
+
+
 def constraint_error(field: str, value: object, constraint: str) -> ValidationError:
     """Build AWS's ``ValidationException`` for one broken model constraint."""
-    return ValidationError(
-        f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
-        f"constraint: Member must {constraint}"
-    )
+    return validation_error([violation(field, value, constraint)])
+
+
+def aws_timestamp(seconds: float) -> str:
+    """A time as Lambda writes ``LastModified``: ``2024-01-01T00:00:00.000+0000``."""
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{whole}.{int(seconds % 1 * 1000):03d}+0000"
 
 
 def _in_range(field: str, low: int, high: int) -> Callable[[Any, Any, int], None]:

@@ -25,6 +25,7 @@ from anylambda.frontends.lambda_api.errors import (
     lambda_error_response,
 )
 from anylambda.frontends.lambda_api.invoke import invoke_request, invoke_response
+from anylambda.frontends.lambda_api.layers import add_layer_routes
 from anylambda.frontends.lambda_api.responses import (
     FUNCTION,
     FUNCTIONS,
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: The views of the other areas of the API, each in its own module.
-ROUTE_SETS: tuple[RouteSet, ...] = ()
+ROUTE_SETS: tuple[RouteSet, ...] = (add_layer_routes,)
 #: The Lambda API's path prefixes (its API versions), from botocore's service model.
 API_VERSIONS = (
     "2014-11-13",

@@ -19,15 +19,16 @@ from anylambda.core.arns import parse_function_ref
 from anylambda.core.errors import (
     InvalidParameterValueError,
     InvalidRequestContentError,
-    ValidationError,
 )
 from anylambda.core.models import (
     LATEST,
     AccountSettings,
+    CodeRef,
     FunctionConfig,
     FunctionSettings,
     ImageConfig,
     constraint_error,
+    validation_error,
 )
 
 #: AWS's account limits that anylambda reports as they are (bytes).
@@ -64,7 +65,7 @@ def unparsable(detail: str) -> InvalidRequestContentError:
     return InvalidRequestContentError(f"Could not parse request body into json: {detail}")
 
 
-def _member(body: Mapping[str, Any], key: str, kind: type) -> Any:
+def member(body: Mapping[str, Any], key: str, kind: type) -> Any:
     """``body[key]`` if present and of JSON type ``kind``, ``None`` if absent or null."""
     value = body.get(key)
     if value is None:
@@ -74,13 +75,14 @@ def _member(body: Mapping[str, Any], key: str, kind: type) -> Any:
     return value
 
 
-def _strings(value: Sequence[Any], key: str) -> tuple[str, ...]:
+def strings(value: Sequence[Any], key: str) -> tuple[str, ...]:
+    """``value`` (the array at ``key``) as a tuple, if every item is a string."""
     if not all(isinstance(item, str) for item in value):
         raise unparsable(f"{key} must be an array of strings")
     return tuple(value)
 
 
-def _require(body: Mapping[str, Any], members: Mapping[str, str]) -> None:
+def require(body: Mapping[str, Any], members: Mapping[str, str]) -> None:
     """Raise AWS's ``ValidationException`` naming each required member that is missing."""
     missing = [
         f"Value null at '{field}' failed to satisfy constraint: Member must not be null"
@@ -88,10 +90,7 @@ def _require(body: Mapping[str, Any], members: Mapping[str, str]) -> None:
         if body.get(key) is None
     ]
     if missing:
-        plural = "s" if len(missing) > 1 else ""
-        raise ValidationError(
-            f"{len(missing)} validation error{plural} detected: {'; '.join(missing)}"
-        )
+        raise validation_error(missing)
 
 
 def settings_changes(body: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
@@ -102,23 +101,23 @@ def settings_changes(body: Mapping[str, Any], *, create: bool) -> dict[str, Any]
     """
     changes: dict[str, Any] = {}
     for key, (field, kind) in _SCALARS.items():
-        value = _member(body, key, kind)
+        value = member(body, key, kind)
         if value is not None and (create or key != "PackageType"):
             changes[field] = value
-    if (environment := _member(body, "Environment", dict)) is not None:
-        variables = _member(environment, "Variables", dict) or {}
+    if (environment := member(body, "Environment", dict)) is not None:
+        variables = member(environment, "Variables", dict) or {}
         if not all(isinstance(v, str) for v in variables.values()):
             raise unparsable("Environment.Variables values must be strings")
         changes["environment"] = variables
-    if (storage := _member(body, "EphemeralStorage", dict)) is not None:
-        _require(storage, {"Size": "ephemeralStorage.size"})
-        changes["ephemeral_storage"] = _member(storage, "Size", int)
-    if (layers := _member(body, "Layers", list)) is not None:
-        changes["layers"] = _strings(layers, "Layers")
-    if (image_config := _member(body, "ImageConfig", dict)) is not None:
+    if (storage := member(body, "EphemeralStorage", dict)) is not None:
+        require(storage, {"Size": "ephemeralStorage.size"})
+        changes["ephemeral_storage"] = member(storage, "Size", int)
+    if (layers := member(body, "Layers", list)) is not None:
+        changes["layers"] = strings(layers, "Layers")
+    if (image_config := member(body, "ImageConfig", dict)) is not None:
         changes["image_config"] = _image_config(image_config)
-    if create and (architectures := _member(body, "Architectures", list)) is not None:
-        changes["architectures"] = _strings(architectures, "Architectures")
+    if create and (architectures := member(body, "Architectures", list)) is not None:
+        changes["architectures"] = strings(architectures, "Architectures")
     package_type = changes.get("package_type")
     if package_type is not None and package_type not in _PACKAGE_TYPES:
         raise constraint_error("packageType", package_type, "satisfy enum value set: [Zip, Image]")
@@ -126,20 +125,20 @@ def settings_changes(body: Mapping[str, Any], *, create: bool) -> dict[str, Any]
 
 
 def _image_config(body: Mapping[str, Any]) -> ImageConfig:
-    def strings(key: str) -> tuple[str, ...] | None:
-        value = _member(body, key, list)
-        return None if value is None else _strings(value, f"ImageConfig.{key}")
+    def listed(key: str) -> tuple[str, ...] | None:
+        value = member(body, key, list)
+        return None if value is None else strings(value, f"ImageConfig.{key}")
 
     return ImageConfig(
-        entry_point=strings("EntryPoint"),
-        command=strings("Command"),
-        working_directory=_member(body, "WorkingDirectory", str),
+        entry_point=listed("EntryPoint"),
+        command=listed("Command"),
+        working_directory=member(body, "WorkingDirectory", str),
     )
 
 
 def decode_zip(code: Mapping[str, Any]) -> bytes | None:
     """The zip bytes of a ``FunctionCode`` or UpdateFunctionCode body, or ``None``."""
-    encoded = _member(code, "ZipFile", str)
+    encoded = member(code, "ZipFile", str)
     if encoded is None:
         if code.get("S3Bucket") is not None:
             raise InvalidParameterValueError(
@@ -154,16 +153,16 @@ def decode_zip(code: Mapping[str, Any]) -> bytes | None:
 
 def create_function_args(body: Mapping[str, Any]) -> tuple[str, FunctionSettings, bytes]:
     """Name, settings and zip of a CreateFunction body (zip is empty for image functions)."""
-    _require(body, {"FunctionName": "functionName", "Role": "role", "Code": "code"})
-    raw_name = _member(body, "FunctionName", str)
+    require(body, {"FunctionName": "functionName", "Role": "role", "Code": "code"})
+    raw_name = member(body, "FunctionName", str)
     ref = parse_function_ref(raw_name)
     if ref.qualifier is not None:
         raise constraint_error(
             "functionName", raw_name, f"satisfy regular expression pattern: {_CREATE_NAME_PATTERN}"
         )
-    code = _member(body, "Code", dict)
+    code = member(body, "Code", dict)
     changes = settings_changes(body, create=True)
-    image_uri = _member(code, "ImageUri", str)
+    image_uri = member(code, "ImageUri", str)
     if changes.get("package_type") == "Image":
         if image_uri is None:
             raise InvalidParameterValueError("Please provide ImageUri when PackageType is Image.")
@@ -180,10 +179,10 @@ def update_code_args(body: Mapping[str, Any]) -> tuple[bytes | None, dict[str, A
     """An UpdateFunctionCode body: the new zip, and the settings it changes (image, arch)."""
     zip_bytes = decode_zip(body)
     changes: dict[str, Any] = {}
-    if (image_uri := _member(body, "ImageUri", str)) is not None:
+    if (image_uri := member(body, "ImageUri", str)) is not None:
         changes["image_uri"] = image_uri
-    if (architectures := _member(body, "Architectures", list)) is not None:
-        changes["architectures"] = _strings(architectures, "Architectures")
+    if (architectures := member(body, "Architectures", list)) is not None:
+        changes["architectures"] = strings(architectures, "Architectures")
     if zip_bytes is None and "image_uri" not in changes:
         raise InvalidParameterValueError("Please provide a source for function code.")
     return zip_bytes, changes
@@ -213,7 +212,7 @@ def function_configuration(
         "Timeout": settings.timeout,
         "MemorySize": settings.memory_size,
         "LastModified": config.last_modified,
-        "CodeSha256": base64.b64encode(bytes.fromhex(config.code.sha256)).decode(),
+        "CodeSha256": code_sha256(config.code),
         "Version": config.version,
         "TracingConfig": {"Mode": "PassThrough"},
         "RevisionId": config.revision_id,
@@ -244,6 +243,11 @@ def function_configuration(
         for key in _NOT_LISTED:
             shape.pop(key)
     return {key: value for key, value in shape.items() if value is not None}
+
+
+def code_sha256(code: CodeRef) -> str:
+    """A package's SHA-256 as Lambda reports it: base64, not hex."""
+    return base64.b64encode(bytes.fromhex(code.sha256)).decode()
 
 
 def arn_qualifier(config: FunctionConfig, requested: str | None) -> str | None:
