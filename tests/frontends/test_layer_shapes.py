@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import json
 
-from anylambda.core.layers import (
-    ARCHITECTURES,
-    RUNTIMES,
-    LayerPolicy,
-    LayerVersion,
-    PolicyStatement,
-)
+from anylambda.core.layer_rules import ARCHITECTURES, RUNTIMES
+from anylambda.core.layers import LayerPolicy, LayerVersion, PolicyStatement
 from anylambda.core.models import CodeRef
 from anylambda.frontends.lambda_api.layer_shapes import (
     json_text,

@@ -10,7 +10,6 @@ its zip stays while any function version uses it, as AWS keeps a copy.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -21,10 +20,7 @@ import anyio
 import attrs
 
 from anylambda.core.arns import (
-    LAYER_VERSION_ARN_PATTERN,
-    MAX_LAYER_ARN,
     LayerName,
-    is_layer_version_arn,
     layer_arn,
     parse_layer_name,
     parse_layer_version_arn,
@@ -35,46 +31,20 @@ from anylambda.core.errors import (
     ResourceConflictError,
     ResourceNotFoundError,
 )
-from anylambda.core.models import (
-    CodeRef,
-    LayerRef,
-    aws_timestamp,
-    constraint_error,
-    validation_error,
-    violation,
+from anylambda.core.layer_rules import (
+    check_attachments,
+    check_filters,
+    check_layer_version_arn,
+    check_metadata,
+    check_permission,
+    check_version,
 )
+from anylambda.core.models import CodeRef, LayerRef, aws_timestamp
 from anylambda.core.store.blobs import BlobStore
 from anylambda.core.store.documents import Documents
 
-#: Most layers one function may use.
-MAX_FUNCTION_LAYERS = 5
-MAX_COMPATIBLE_RUNTIMES = 15
-MAX_COMPATIBLE_ARCHITECTURES = 2
-MAX_DESCRIPTION = 256
-MAX_LICENSE_INFO = 512
 #: The largest (and default) page of ListLayers and ListLayerVersions.
 MAX_PAGE = 50
-ARCHITECTURES = ("x86_64", "arm64")
-#: Every runtime identifier of the Lambda API (its ``Runtime`` enum), deprecated ones included.
-RUNTIMES = (
-    *("nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x"),
-    *("nodejs14.x", "nodejs16.x", "nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x"),
-    *("java8", "java8.al2", "java11", "java17", "java21", "java25"),
-    *("python2.7", "python3.6", "python3.7", "python3.8", "python3.9", "python3.10"),
-    *("python3.11", "python3.12", "python3.13", "python3.14"),
-    *("dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1"),
-    *("dotnet6", "dotnet8", "dotnet10", "nodejs4.3-edge", "go1.x"),
-    *("ruby2.5", "ruby2.7", "ruby3.2", "ruby3.3", "ruby3.4", "ruby4.0"),
-    *("provided", "provided.al2", "provided.al2023", "nodejs26.x", "python3.15"),
-    *("java8.al2023", "java11.al2023", "java17.al2023", "custom"),
-)
-#: The one action a layer version's policy can grant.
-GET_LAYER_VERSION = "lambda:GetLayerVersion"
-
-_PRINCIPAL_RE = re.compile(r"\d{12}|\*|arn:aws[a-zA-Z-]*:iam::\d{12}:root")
-_PRINCIPAL_PATTERN = "\\d{12}|\\*|arn:(aws[a-zA-Z-]*):iam::\\d{12}:root"
-_STATEMENT_ID_RE = re.compile(r"[a-zA-Z0-9_-]+")
-_ORGANIZATION_ID_RE = re.compile(r"o-[a-z0-9]{10,32}")
 _NOT_FOUND = "The resource you requested does not exist."
 _NO_POLICY = "No policy is associated with the given resource."
 _STALE_REVISION = (
@@ -209,7 +179,7 @@ class Layers:
                 f"Layers are published in this server's region and account: "
                 f"{self.arn(ref.name)}, not {layer_name}."
             )
-        _check_metadata(description, compatible_runtimes, compatible_architectures, license_info)
+        check_metadata(description, compatible_runtimes, compatible_architectures, license_info)
         async with self._lock:
             code = await self._store_code(zip_bytes)
             layer = self._layers.get(ref.name, _Layer())
@@ -230,7 +200,7 @@ class Layers:
 
     async def get(self, layer_name: str, version: int) -> LayerVersion:
         """One version of a layer named by name or ARN (GetLayerVersion)."""
-        _check_version(version)
+        check_version(version)
         found = self._lookup(parse_layer_name(layer_name), version)
         if found is None:
             raise ResourceNotFoundError(_NOT_FOUND)
@@ -238,10 +208,7 @@ class Layers:
 
     async def get_by_arn(self, arn: str) -> LayerVersion:
         """The version a layer version ARN names (GetLayerVersionByArn)."""
-        if not is_layer_version_arn(arn):
-            raise constraint_error(
-                "arn", arn, f"satisfy regular expression pattern: {LAYER_VERSION_ARN_PATTERN}"
-            )
+        check_layer_version_arn(arn)
         ref = parse_layer_version_arn(arn)
         found = None if ref is None or ref.version is None else self._lookup(ref, ref.version)
         if found is None:
@@ -258,7 +225,7 @@ class Layers:
     ) -> tuple[Sequence[LayerVersion], str | None]:
         """The latest version of each layer that matches the filters, by layer name, one page
         at a time; and the marker of the next page (ListLayers)."""
-        _check_filters(compatible_runtime, compatible_architecture)
+        check_filters(compatible_runtime, compatible_architecture)
         latest = []
         for name in sorted(self._layers):
             matching = [
@@ -282,7 +249,7 @@ class Layers:
     ) -> tuple[Sequence[LayerVersion], str | None]:
         """A layer's versions that match the filters, newest first, one page at a time; and
         the marker of the next page (ListLayerVersions). An unknown layer has none."""
-        _check_filters(compatible_runtime, compatible_architecture)
+        check_filters(compatible_runtime, compatible_architecture)
         ref = parse_layer_name(layer_name)
         layer = self._layers.get(ref.name) if self._local(ref) else None
         versions = sorted(
@@ -303,7 +270,7 @@ class Layers:
 
         Functions that use it keep it; its number is never given to another version.
         """
-        _check_version(version)
+        check_version(version)
         ref = parse_layer_name(layer_name)
         async with self._lock:
             found = self._lookup(ref, version)
@@ -330,8 +297,8 @@ class Layers:
         Return the statement added and the policy's new revision id. With
         ``revision_id``, refuse the change unless it is the policy's current one.
         """
-        _check_version(version)
-        _check_permission(statement_id, action, principal, organization_id)
+        check_version(version)
+        check_permission(statement_id, action, principal, organization_id)
         ref = parse_layer_name(layer_name)
         async with self._lock:
             found = self._existing(ref, version)
@@ -356,7 +323,7 @@ class Layers:
         revision_id: str | None = None,
     ) -> None:
         """Remove one statement from a layer version's policy (RemoveLayerVersionPermission)."""
-        _check_version(version)
+        check_version(version)
         ref = parse_layer_name(layer_name)
         async with self._lock:
             found = self._existing(ref, version)
@@ -372,7 +339,7 @@ class Layers:
 
     async def get_policy(self, layer_name: str, version: int) -> LayerPolicy:
         """A layer version's policy (GetLayerVersionPolicy); one without statements is none."""
-        _check_version(version)
+        check_version(version)
         found = self._existing(parse_layer_name(layer_name), version)
         if not found.policy.statements:
             raise ResourceNotFoundError(_NO_POLICY)
@@ -389,34 +356,7 @@ class Layers:
         ARNs of this region, at most five, no layer twice, each existing. A version the
         function already has (``attached``) stays usable after DeleteLayerVersion.
         """
-        if not all(is_layer_version_arn(arn) for arn in arns):
-            raise constraint_error(
-                "layers",
-                _listing(arns),
-                "satisfy constraint: [Member must have length less than or equal to "
-                f"{MAX_LAYER_ARN}, Member must have length greater than or equal to 1, Member "
-                f"must satisfy regular expression pattern: {LAYER_VERSION_ARN_PATTERN}, Member "
-                "must not be null]",
-            )
-        if len(arns) > MAX_FUNCTION_LAYERS:
-            raise InvalidParameterValueError(
-                f"Cannot reference more than {MAX_FUNCTION_LAYERS} layers."
-            )
-        refs = [(arn, parse_layer_version_arn(arn)) for arn in arns]
-        seen: dict[object, str] = {}
-        for arn, ref in refs:
-            layer = arn if ref is None else (ref.region, ref.account, ref.name)
-            if layer in seen:
-                raise InvalidParameterValueError(
-                    "Two different versions of the same layer are not allowed to be referenced "
-                    f"in the same function. {seen[layer]} and {arn} are versions of the same layer."
-                )
-            seen[layer] = arn
-        if any(ref is not None and ref.region != self._region for _, ref in refs):
-            raise InvalidParameterValueError(
-                "Layers are not in the same region as the function. "
-                f"Layers are expected to be in region {self._region}."
-            )
+        refs = check_attachments(arns, self._region)
         kept = {layer.arn: layer for layer in attached}
         return tuple(kept.get(arn) or self._attachable(arn, ref) for arn, ref in refs)
 
@@ -495,121 +435,6 @@ class Layers:
             )
             versions[version.version] = version
         return _Layer(document["latest"], versions)
-
-
-def _check_version(version: int) -> None:
-    if version < 1:
-        raise InvalidParameterValueError("Layer Version Cannot be less than 1")
-
-
-def _listing(values: Iterable[object]) -> str:
-    """A list as AWS's messages print one: ``[a, b]``."""
-    return f"[{', '.join(str(v) for v in values)}]"
-
-
-def _enum(values: Iterable[str]) -> str:
-    return f"satisfy enum value set: {_listing(values)}"
-
-
-def _check_metadata(
-    description: str,
-    runtimes: Sequence[str] | None,
-    architectures: Sequence[str] | None,
-    license_info: str | None,
-) -> None:
-    """PublishLayerVersion's constraints on what it records, all broken ones at once."""
-    broken = []
-    if len(description) > MAX_DESCRIPTION:
-        broken.append(
-            violation(
-                "description", description, f"have length less than or equal to {MAX_DESCRIPTION}"
-            )
-        )
-    if runtimes is not None:
-        if len(runtimes) > MAX_COMPATIBLE_RUNTIMES:
-            broken.append(
-                violation(
-                    "compatibleRuntimes",
-                    _listing(runtimes),
-                    f"have length less than or equal to {MAX_COMPATIBLE_RUNTIMES}",
-                )
-            )
-        if not set(runtimes) <= set(RUNTIMES):
-            broken.append(violation("compatibleRuntimes", _listing(runtimes), _enum(RUNTIMES)))
-    if architectures is not None:
-        if len(architectures) > MAX_COMPATIBLE_ARCHITECTURES:
-            broken.append(
-                violation(
-                    "compatibleArchitectures",
-                    _listing(architectures),
-                    f"have length less than or equal to {MAX_COMPATIBLE_ARCHITECTURES}",
-                )
-            )
-        if not set(architectures) <= set(ARCHITECTURES):
-            broken.append(
-                violation(
-                    "compatibleArchitectures",
-                    _listing(architectures),
-                    f"satisfy constraint: [Member must {_enum(ARCHITECTURES)}, "
-                    "Member must not be null]",
-                )
-            )
-    if license_info is not None and len(license_info) > MAX_LICENSE_INFO:
-        broken.append(
-            violation(
-                "licenseInfo", license_info, f"have length less than or equal to {MAX_LICENSE_INFO}"
-            )
-        )
-    if broken:
-        raise validation_error(broken)
-
-
-def _check_filters(runtime: str | None, architecture: str | None) -> None:
-    """The ``CompatibleRuntime`` and ``CompatibleArchitecture`` filters of the list operations."""
-    broken = []
-    if runtime is not None and runtime not in RUNTIMES:
-        broken.append(violation("compatibleRuntime", runtime, _enum(RUNTIMES)))
-    if architecture is not None and architecture not in ARCHITECTURES:
-        broken.append(violation("compatibleArchitecture", architecture, _enum(ARCHITECTURES)))
-    if broken:
-        raise validation_error(broken)
-
-
-def _check_permission(
-    statement_id: str, action: str, principal: str, organization_id: str | None
-) -> None:
-    """AddLayerVersionPermission's constraints on its members, all broken ones at once."""
-    broken = []
-    if not _STATEMENT_ID_RE.fullmatch(statement_id):
-        broken.append(
-            violation(
-                "statementId", statement_id, "satisfy regular expression pattern: ([a-zA-Z0-9-_]+)"
-            )
-        )
-    elif len(statement_id) > 100:
-        broken.append(
-            violation("statementId", statement_id, "have length less than or equal to 100")
-        )
-    if action != GET_LAYER_VERSION:
-        broken.append(
-            violation("action", action, f"satisfy regular expression pattern: {GET_LAYER_VERSION}")
-        )
-    if not _PRINCIPAL_RE.fullmatch(principal):
-        broken.append(
-            violation(
-                "principal", principal, f"satisfy regular expression pattern: {_PRINCIPAL_PATTERN}"
-            )
-        )
-    if organization_id is not None and not _ORGANIZATION_ID_RE.fullmatch(organization_id):
-        broken.append(
-            violation(
-                "organizationId",
-                organization_id,
-                "satisfy regular expression pattern: o-[a-z0-9]{10,32}",
-            )
-        )
-    if broken:
-        raise validation_error(broken)
 
 
 def _check_revision(policy: LayerPolicy, revision_id: str | None) -> None:
