@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from anylambda.backends.container.opt import opt_dir
 from anylambda.backends.container.spec import ULIMITS, ImageConfig, RunSpec, Ulimit, run_spec
 from anylambda.core.models import (
     CodeRef,
     FunctionConfig,
     FunctionSettings,
     LaunchSpec,
+    LayerRef,
     RuntimeRecipe,
 )
 
@@ -20,9 +22,17 @@ ZIP_SETTINGS = FunctionSettings(
 IMAGE_SETTINGS = FunctionSettings(package_type="Image", image_uri="mine:1")
 
 
+#: Where the container backends' unit tests say several layers are merged.
+OPT_ROOT = Path("/data/opt")
+
+
 def make_spec(settings: FunctionSettings, layers: int = 0) -> LaunchSpec:
-    """One instance of a function named ``fn`` with these settings."""
-    function = FunctionConfig(name="fn", settings=settings, code=CodeRef("0" * 64, 1))
+    """One instance of a function named ``fn`` with these settings and this many layers."""
+    refs = tuple(
+        LayerRef(f"arn:aws:lambda:us-east-1:000000000000:layer:l{i}:1", CodeRef(f"{i}" * 64, 1))
+        for i in range(1, layers + 1)
+    )
+    function = FunctionConfig(name="fn", settings=settings, code=CodeRef("0" * 64, 1), layers=refs)
     return LaunchSpec(
         instance_id="ab12-7",
         function=function,
@@ -38,13 +48,15 @@ def make_spec(settings: FunctionSettings, layers: int = 0) -> LaunchSpec:
 
 def zip_run(output_dir: str, ulimits: tuple[Ulimit, ...] = ULIMITS) -> RunSpec:
     """A ``.zip`` function's container (one layer, AWS's entrypoint, output redirected)."""
+    spec = make_spec(ZIP_SETTINGS, layers=1)
     return run_spec(
-        make_spec(ZIP_SETTINGS, layers=1),
+        spec,
         image="img",
         network="bridge",
         server="s1",
         image_config=ImageConfig(["/lambda-entrypoint.sh"], ["app.handler"]),
         output_dir=Path(output_dir),
+        opt=opt_dir(OPT_ROOT, spec),
         ulimits=ulimits,
     )
 

@@ -16,6 +16,7 @@ from anylambda.backends.container.backend import ContainerBackend
 from anylambda.backends.container.frames import HEADER, FrameDecoder
 from anylambda.backends.container.labels import managed_filter, server_id
 from anylambda.backends.container.network import gateway_of
+from anylambda.backends.container.opt import merged_dir, opt_dir
 from anylambda.backends.container.pipe import OutputPipe
 from anylambda.backends.container.spec import (
     OUTPUT_FIFO,
@@ -30,17 +31,24 @@ from anylambda.backends.container.status import OomKillCounter, exit_status
 from anylambda.backends.docker import DockerBackend
 from anylambda.backends.podman import PodmanBackend
 from anylambda.core.config import Config
-from anylambda.core.errors import ConfigurationError, InvalidParameterValueError
+from anylambda.core.errors import ConfigurationError
 from anylambda.core.models import (
     CodeRef,
     ExitStatus,
     FunctionConfig,
     FunctionSettings,
-    LayerRef,
     RuntimeRecipe,
 )
 from anylambda.core.models import ImageConfig as ImageOverrides
-from tests.backends.specs import IMAGE_SETTINGS, RECIPE, image_run, make_spec, zip_run
+from tests.backends.specs import (
+    IMAGE_SETTINGS,
+    OPT_ROOT,
+    RECIPE,
+    ZIP_SETTINGS,
+    image_run,
+    make_spec,
+    zip_run,
+)
 
 BACKENDS = [DockerBackend, PodmanBackend]
 BRIDGE = "172.17.0.1"
@@ -250,19 +258,15 @@ def test_output_pipe_reads_without_waiting_and_cleans_up(tmp_path: Path) -> None
     assert not (tmp_path / "i-1").exists()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_validate_refuses_several_layers(
-    backend: type[ContainerBackend], tmp_path: Path
-) -> None:
-    layer = LayerRef("arn:aws:lambda:us-east-1:000000000000:layer:l:1", CodeRef("1" * 64, 1))
-    function = FunctionConfig(
-        name="fn",
-        settings=FunctionSettings(runtime="python3.11", handler="app.handler"),
-        code=CodeRef("0" * 64, 1),
-        layers=(layer, layer),
-    )
-    with pytest.raises(InvalidParameterValueError, match="at most one layer"):
-        await backend(Config(data_dir=tmp_path)).validate(function, RECIPE)
+def test_opt_is_nothing_the_one_layer_or_the_merge_of_several() -> None:
+    assert opt_dir(OPT_ROOT, make_spec(ZIP_SETTINGS)) is None
+    assert opt_dir(OPT_ROOT, make_spec(ZIP_SETTINGS, layers=1)) == Path("/data/code/layer0")
+    several = make_spec(ZIP_SETTINGS, layers=3)
+    merged = opt_dir(OPT_ROOT, several)
+    assert merged == merged_dir(OPT_ROOT, ["1" * 64, "2" * 64, "3" * 64])
+    assert merged != merged_dir(OPT_ROOT, ["3" * 64, "2" * 64, "1" * 64]), "order matters"
+    run = run_spec(several, image="img", network="bridge", server="s1", opt=merged)
+    assert Mount(str(merged), "/opt") in run.mounts
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -91,6 +91,14 @@ class Catalog:
         """The highest version number the function ever published (0: none)."""
         return self._last_version.get(name, 0)
 
+    def uses_blob(self, sha256: str) -> bool:
+        """Whether a stored version's code, or one of its layers, is the zip with this SHA-256."""
+        return any(
+            entry.config.code.sha256 == sha256
+            or any(layer.code.sha256 == sha256 for layer in entry.config.layers)
+            for entry in self.all_entries()
+        )
+
     async def put(self, config: FunctionConfig) -> Entry:
         """Store a function version, replacing the one with the same name and version."""
         await anyio.to_thread.run_sync(self._registry.save_function, config)

@@ -17,8 +17,9 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path, PureWindowsPath
-from typing import IO
+from typing import IO, TypeVar
 
 import attrs
 
@@ -42,6 +43,8 @@ _CONTENT_ERRNOS = frozenset(
 )
 _MAX_LINK_TARGET = 4096
 _CHUNK = 1024 * 1024
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -71,17 +74,31 @@ def extract_zip(data: bytes, dest: Path, limits: ZipLimits = DEFAULT_LIMITS) -> 
             f"Request must be smaller than {limits.max_zip_bytes} bytes "
             "for the CreateFunction operation"
         )
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
+
+    def fill(tmp: Path) -> int:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                total = _extract(archive, tmp, limits)
+                return _extract(archive, tmp, limits)
         except _ZIP_ERRORS as exc:
             raise _invalid() from exc
         except OSError as exc:
             if exc.errno is None or exc.errno in _CONTENT_ERRNOS:
                 raise _invalid() from exc
             raise
+
+    return install_read_only(dest, fill)
+
+
+def install_read_only(dest: Path, fill: Callable[[Path], T]) -> T:
+    """Create the directory ``dest`` with ``fill``, read-only, all at once; return what fill did.
+
+    ``fill`` writes into a fresh sibling directory, which is then made read-only
+    (directories 0o555) and renamed to ``dest``, so ``dest`` is either complete or
+    absent. If another install creates ``dest`` first, ours is discarded.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        result = fill(tmp)
         for root, _dirs, _files in os.walk(tmp):
             os.chmod(root, 0o555)
         try:
@@ -91,7 +108,7 @@ def extract_zip(data: bytes, dest: Path, limits: ZipLimits = DEFAULT_LIMITS) -> 
                 raise
     finally:
         remove_tree(tmp)
-    return total
+    return result
 
 
 def remove_tree(path: Path) -> None:

@@ -64,12 +64,22 @@ def aws_timestamp(now: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{millis:03d}+0000"
 
 
+def violation(field: str, value: object, constraint: str) -> str:
+    """One broken model constraint, in AWS's words."""
+    return f"Value '{value}' at '{field}' failed to satisfy constraint: Member must {constraint}"
+
+
+def validation_error(violations: Sequence[str]) -> ValidationError:
+    """AWS's ``ValidationException`` listing every broken constraint of a request."""
+    plural = "s" if len(violations) > 1 else ""
+    return ValidationError(
+        f"{len(violations)} validation error{plural} detected: {'; '.join(violations)}"
+    )
+
+
 def constraint_error(field: str, value: object, constraint: str) -> ValidationError:
     """Build AWS's ``ValidationException`` for one broken model constraint."""
-    return ValidationError(
-        f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
-        f"constraint: Member must {constraint}"
-    )
+    return validation_error([violation(field, value, constraint)])
 
 
 def _in_range(field: str, low: int, high: int) -> Callable[[Any, Any, int], None]:

@@ -61,6 +61,7 @@ from anylambda.core.invocation import (
     timed_out,
 )
 from anylambda.core.lambda_env import lambda_environment
+from anylambda.core.layers import Layers
 from anylambda.core.models import (
     LATEST,
     MAX_ASYNC_PAYLOAD,
@@ -84,6 +85,7 @@ from anylambda.core.plugins import Plugins, make_plugin_manager
 from anylambda.core.pool import Pool
 from anylambda.core.runtime_api import serve_runtime_api
 from anylambda.core.store.blobs import BlobStore
+from anylambda.core.store.documents import Documents
 from anylambda.core.store.registry import Registry
 from anylambda.core.tags import Tags, check_tags
 from anylambda.core.urls import FunctionUrls
@@ -136,6 +138,8 @@ class Runtime:
         self.permissions: Permissions
         #: Function URL configs, and the lookup that serves function URLs.
         self.urls: FunctionUrls
+        #: Lambda layers: publish, list, delete, permissions (set when the runtime starts).
+        self.layers: Layers
         self._stack = AsyncExitStack()
         self._tg: anyio.abc.TaskGroup
         self._catalog: Catalog
@@ -196,6 +200,16 @@ class Runtime:
         self.urls = FunctionUrls(registry, self._catalog, config.region)
         for attached in self._attached():
             await attached.load()
+        self.layers = Layers(
+            Documents(registry, "layer"),
+            self._blobs,
+            self._control,
+            region=config.region,
+            account=config.account_id,
+            store_code=self._store_code,
+            discard_code=self._discard_code,
+        )
+        await self.layers.load()
         self.backend = backends[config.backend](config)
         await self.backend.reap_stale()
         self._tg = await self._stack.enter_async_context(anyio.create_task_group())
@@ -243,11 +257,14 @@ class Runtime:
         async with self._control:
             if self._catalog.exists(name):
                 raise ResourceConflictError(f"Function already exist: {name}")
+            layers = self.layers.attach(settings.layers)
             if settings.package_type == "Image":
                 code = _image_code(settings.image_uri)
             else:
                 code = await self._store_code(zip_bytes)
-            config = _stamped(FunctionConfig(name=name, settings=settings, code=code))
+            config = _stamped(
+                FunctionConfig(name=name, settings=settings, code=code, layers=layers)
+            )
             try:
                 await self._validate(config)
             except LambdaError:
@@ -295,7 +312,8 @@ class Runtime:
         async with self._control:
             entry = self._resolve_latest(function_name, revision_id)
             settings = attrs.evolve(entry.config.settings, **changes)
-            updated = attrs.evolve(entry.config, settings=settings)
+            layers = self.layers.attach(settings.layers, entry.config.layers)
+            updated = attrs.evolve(entry.config, settings=settings, layers=layers)
             await self._validate(updated)
             return await self._replace(entry, updated)
 
@@ -473,7 +491,7 @@ class Runtime:
             concurrent_executions=self.config.account_concurrency,
             unreserved_concurrent_executions=self.pool.unreserved_limit(),
             function_count=len(self._catalog.latest()),
-            total_code_size=sum(e.config.code.size for e in entries),
+            total_code_size=sum(e.config.code.size for e in entries) + self.layers.code_size(),
         )
 
     def code_zip_path(self, config: FunctionConfig) -> Path:
@@ -490,9 +508,11 @@ class Runtime:
         return code
 
     async def _discard_code(self, code: CodeRef) -> None:
-        """Remove a code package no stored function version uses."""
-        if code.size and not any(
-            e.config.code.sha256 == code.sha256 for e in self._catalog.all_entries()
+        """Remove a zip that no stored function version or layer version uses."""
+        if (
+            code.size
+            and not self._catalog.uses_blob(code.sha256)
+            and not self.layers.uses_blob(code.sha256)
         ):
             await anyio.to_thread.run_sync(self._blobs.remove, code.sha256)
 

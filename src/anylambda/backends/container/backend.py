@@ -2,12 +2,13 @@
 
 ``.zip`` functions run in their runtime's image (``Config.images``, else the
 recipe's) with the code bind-mounted read-only at ``/var/task`` and their
-layer at ``/opt``; image functions run their image as built. Either way the
-container runs as an unprivileged user on a read-only root filesystem with
-no capabilities, a size-limited ``/tmp``, a memory limit of MemorySize
-without swap, CPU weight proportional to memory and a pids limit. It reaches
-its Runtime API on the host's address on the container network (the bridge
-gateway), where the core binds each instance's listener.
+layers at ``/opt`` (several merged once, :mod:`.opt`); image functions run
+their image as built. Either way the container runs as an unprivileged user
+on a read-only root filesystem with no capabilities, a size-limited ``/tmp``,
+a memory limit of MemorySize without swap, CPU weight proportional to memory
+and a pids limit. It reaches its Runtime API on the host's address on the
+container network (the bridge gateway), where the core binds each instance's
+listener.
 
 A backend is a subclass naming its engine (:attr:`ContainerBackend.engine_type`).
 What the core decides (when to start or stop an instance, timeouts, logs)
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -28,6 +30,7 @@ from anylambda.backends.container.engine import ConflictError, Engine, NotFoundE
 from anylambda.backends.container.handle import ContainerHandle
 from anylambda.backends.container.labels import MANAGED_LABEL, managed_filter, server_id
 from anylambda.backends.container.network import check_bindable, gateway_of
+from anylambda.backends.container.opt import merge_layers, merged_dir, opt_dir
 from anylambda.backends.container.pipe import OutputPipe, remove_pipes
 from anylambda.backends.container.spec import (
     ISOLATED_NETWORK,
@@ -46,7 +49,8 @@ from anylambda.core.errors import (
     LaunchError,
     ResourceConflictError,
 )
-from anylambda.core.models import FunctionConfig, LaunchSpec, RuntimeRecipe
+from anylambda.core.models import FunctionConfig, LaunchSpec, LayerRef, RuntimeRecipe
+from anylambda.core.store.blobs import BlobStore
 
 if TYPE_CHECKING:
     from anylambda.core.config import Config
@@ -72,6 +76,9 @@ class ContainerBackend:
         self.server = server_id(config.data_dir)
         #: Each redirected instance's output FIFO lives in a directory of its own under here.
         self.pipes = config.data_dir / f"{self.name}-output"
+        #: Where the code store unpacks layers, and where several are merged into one /opt.
+        self.blobs = BlobStore(config.data_dir)
+        self.opt_root = config.data_dir / "opt"
         self._gateway: str | None = None
         self._images: dict[str, ImageConfig] = {}
 
@@ -143,22 +150,24 @@ class ContainerBackend:
     # --- functions --------------------------------------------------------------------------
 
     async def validate(self, function: FunctionConfig, recipe: RuntimeRecipe | None) -> None:
-        """Refuse what cannot run here: a missing image, several layers."""
-        if len(function.layers) > 1:
-            raise InvalidParameterValueError(
-                f"The {self.name} backend mounts at most one layer at /opt for now; "
-                f"this function has {len(function.layers)}."
-            )
+        """Refuse what cannot run here: a missing image."""
         image = self.image_for(function, recipe)
         if not await self._image_present(image):
             raise InvalidParameterValueError(self._missing_image(function, image))
 
     async def prepare(self, function: FunctionConfig, recipe: RuntimeRecipe | None) -> None:
-        """Check that the image is still there (this backend pulls and builds nothing)."""
+        """Check that the image is still there (this backend pulls and builds nothing), and
+        merge the function's layers into one ``/opt`` if it has several."""
         image = self.image_for(function, recipe)
         if not await self._image_present(image):
             raise ResourceConflictError(self._missing_image(function, image))
         await self.network_ready()
+        if len(function.layers) > 1:
+            await anyio.to_thread.run_sync(self._merge_layers, function.layers)
+
+    def _merge_layers(self, layers: Sequence[LayerRef]) -> None:
+        shas = [layer.code.sha256 for layer in layers]
+        merge_layers([self.blobs.unpack(sha) for sha in shas], merged_dir(self.opt_root, shas))
 
     def image_for(self, function: FunctionConfig, recipe: RuntimeRecipe | None) -> str:
         """The image an instance of ``function`` runs: its own, or its runtime's."""
@@ -212,6 +221,7 @@ class ContainerBackend:
             server=self.server,
             image_config=image_config,
             output_dir=pipes,
+            opt=opt_dir(self.opt_root, spec),
             ulimits=self.ulimits,
         )
         memory_size = spec.function.settings.memory_size

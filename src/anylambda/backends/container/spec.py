@@ -137,17 +137,18 @@ def redirected(entrypoint: Sequence[str]) -> tuple[str, ...]:
     return ("/bin/sh", "-c", f'exec "$@" >>{OUTPUT_FIFO} 2>&1', "anylambda", *entrypoint)
 
 
-def mounts(spec: LaunchSpec, output_dir: Path | None = None) -> tuple[Mount, ...]:
-    """Read-only bind mounts: the code at ``/var/task``, the layer at ``/opt``, the output FIFO.
+def mounts(
+    spec: LaunchSpec, output_dir: Path | None = None, opt: Path | None = None
+) -> tuple[Mount, ...]:
+    """Read-only bind mounts: the code at ``/var/task``, the layers at ``/opt``, the output FIFO.
 
-    Image functions bring their own ``/var/task``. Several layers would have to be
-    merged into one ``/opt``; the backends' ``validate`` refuses them until that exists.
+    Image functions bring their own ``/var/task``.
     """
     found: list[Mount] = []
     if spec.function.settings.package_type == "Zip":
         found.append(Mount(str(spec.code_dir), TASK_ROOT))
-    if len(spec.layer_dirs) == 1:
-        found.append(Mount(str(spec.layer_dirs[0]), LAYERS_ROOT))
+    if opt is not None:
+        found.append(Mount(str(opt), LAYERS_ROOT))
     if output_dir is not None:
         found.append(Mount(str(output_dir), OUTPUT_MOUNT))
     return tuple(found)
@@ -195,13 +196,15 @@ def run_spec(
     server: str,
     image_config: ImageConfig | None = None,
     output_dir: Path | None = None,
+    opt: Path | None = None,
     ulimits: tuple[Ulimit, ...] = ULIMITS,
 ) -> RunSpec:
     """How one instance's container is created: hardened, limited, labelled.
 
     ``image_config`` is what the image runs by itself. With ``output_dir`` (the
     output FIFO's directory on the host), the entrypoint runs behind
-    :func:`redirected`; without, output takes the engine's own path.
+    :func:`redirected`; without, output takes the engine's own path. ``opt`` is
+    the directory of the function's layers, mounted at ``/opt``.
     """
     settings = spec.function.settings
     image_config = image_config or ImageConfig()
@@ -218,7 +221,7 @@ def run_spec(
         environment=container_environment(spec),
         labels={**spec.labels, **managed_labels(server)},
         working_dir=working_dir,
-        mounts=mounts(spec, output_dir),
+        mounts=mounts(spec, output_dir, opt),
         network=network_name(network),
         tmp_mb=settings.ephemeral_storage,
         memory_mb=settings.memory_size,

@@ -26,6 +26,7 @@ from anylambda.frontends.lambda_api.errors import (
     lambda_error_response,
 )
 from anylambda.frontends.lambda_api.invoke import invoke_request, invoke_response
+from anylambda.frontends.lambda_api.layers import add_layer_routes
 from anylambda.frontends.lambda_api.permissions import add_permission_routes
 from anylambda.frontends.lambda_api.responses import (
     FUNCTION,
@@ -61,6 +62,7 @@ logger = logging.getLogger(__name__)
 ROUTE_SETS: tuple[RouteSet, ...] = (
     add_version_routes,
     add_concurrency_routes,
+    add_layer_routes,
     add_tags_routes,
     add_permission_routes,
     add_url_routes,

@@ -19,7 +19,6 @@ from anylambda.core.arns import parse_function_ref
 from anylambda.core.errors import (
     InvalidParameterValueError,
     InvalidRequestContentError,
-    ValidationError,
 )
 from anylambda.core.models import (
     LATEST,
@@ -28,6 +27,7 @@ from anylambda.core.models import (
     FunctionSettings,
     ImageConfig,
     constraint_error,
+    validation_error,
 )
 
 #: AWS's account limits that anylambda reports as they are (bytes).
@@ -81,6 +81,7 @@ def member(body: Mapping[str, Any], key: str, kind: type) -> Any:
 
 
 def strings(value: Sequence[Any], key: str) -> tuple[str, ...]:
+    """``value`` (the array at ``key``) as a tuple, if every item is a string."""
     if not all(isinstance(item, str) for item in value):
         raise unparsable(f"{key} must be an array of strings")
     return tuple(value)
@@ -94,10 +95,7 @@ def require(body: Mapping[str, Any], members: Mapping[str, str]) -> None:
         if body.get(key) is None
     ]
     if missing:
-        plural = "s" if len(missing) > 1 else ""
-        raise ValidationError(
-            f"{len(missing)} validation error{plural} detected: {'; '.join(missing)}"
-        )
+        raise validation_error(missing)
 
 
 def revision_id(body: Mapping[str, Any]) -> str | None:
