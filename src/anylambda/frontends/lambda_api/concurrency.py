@@ -9,7 +9,7 @@ from quart import Blueprint, Response, request
 
 from anylambda.core.concurrency import ProvisionedReport
 from anylambda.frontends.lambda_api.bodies import read_json
-from anylambda.frontends.lambda_api.responses import json_response, max_items
+from anylambda.frontends.lambda_api.responses import json_response, max_items, page_response
 from anylambda.frontends.lambda_api.shapes import member, require
 
 if TYPE_CHECKING:
@@ -62,10 +62,7 @@ def add_concurrency_routes(bp: Blueprint, runtime: Runtime) -> None:
                 }
                 for r in reports
             ]
-            body: dict[str, Any] = {"ProvisionedConcurrencyConfigs": listed}
-            if next_marker is not None:
-                body["NextMarker"] = next_marker
-            return json_response(body)
+            return page_response("ProvisionedConcurrencyConfigs", listed, next_marker)
         report = runtime.concurrency.get_provisioned(function_name, _qualifier())
         return json_response(provisioned_shape(report))
 

@@ -25,7 +25,7 @@ from anylambda.frontends.lambda_api.layer_shapes import (
     statement,
     version_number,
 )
-from anylambda.frontends.lambda_api.responses import json_response, max_items
+from anylambda.frontends.lambda_api.responses import json_response, max_items, page_response
 from anylambda.frontends.lambda_api.shapes import require
 
 if TYPE_CHECKING:
@@ -57,12 +57,6 @@ def add_layer_routes(bp: Blueprint, runtime: Runtime) -> None:
             "max_items": max_items(MAX_PAGE),
         }
 
-    def page(key: str, items: list[dict[str, Any]], next_marker: str | None) -> Response:
-        body: dict[str, Any] = {key: items}
-        if next_marker is not None:
-            body["NextMarker"] = next_marker
-        return json_response(body)
-
     @bp.post(LAYER_VERSIONS)
     async def publish_layer_version(layer_name: str) -> Response:
         zip_bytes, options = publish_args(await read_json("PublishLayerVersion"))
@@ -76,12 +70,14 @@ def add_layer_routes(bp: Blueprint, runtime: Runtime) -> None:
             require(request.args, {"Arn": "arn"})
             return json_response(shaped(await runtime.layers.get_by_arn(request.args["Arn"])))
         latest, next_marker = await runtime.layers.list(**filters())
-        return page("Layers", [layers_item(v) for v in latest], next_marker)
+        return page_response("Layers", [layers_item(v) for v in latest], next_marker)
 
     @bp.get(LAYER_VERSIONS)
     async def list_layer_versions(layer_name: str) -> Response:
         versions, next_marker = await runtime.layers.list_versions(layer_name, **filters())
-        return page("LayerVersions", [layer_versions_item(v) for v in versions], next_marker)
+        return page_response(
+            "LayerVersions", [layer_versions_item(v) for v in versions], next_marker
+        )
 
     @bp.get(LAYER_VERSION)
     async def get_layer_version(layer_name: str, version: str) -> Response:

@@ -34,6 +34,14 @@ def json_response(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data), status=status, content_type="application/json")
 
 
+def page_response(key: str, items: list[Any], next_marker: str | None) -> Response:
+    """A List operation's answer: ``{key: items}``, plus ``NextMarker`` unless it is the last."""
+    body: dict[str, Any] = {key: items}
+    if next_marker is not None:
+        body["NextMarker"] = next_marker
+    return json_response(body)
+
+
 def max_items(limit: int = 10000) -> int | None:
     """The request's ``MaxItems`` argument, checked as AWS does (1 to ``limit``)."""
     raw = request.args.get("MaxItems")

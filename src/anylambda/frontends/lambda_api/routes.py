@@ -34,6 +34,7 @@ from anylambda.frontends.lambda_api.responses import (
     RouteSet,
     json_response,
     max_items,
+    page_response,
     request_id,
 )
 from anylambda.frontends.lambda_api.shapes import (
@@ -127,10 +128,7 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
             )
             for c in configs
         ]
-        body: dict[str, Any] = {"Functions": listed}
-        if next_marker is not None:
-            body["NextMarker"] = next_marker
-        return json_response(body)
+        return page_response("Functions", listed, next_marker)
 
     @bp.get(FUNCTION)
     async def get_function(function_name: str) -> Response:

@@ -17,7 +17,7 @@ from quart import Blueprint, Response, request
 
 from anylambda.core.urls import Cors, FunctionUrl
 from anylambda.frontends.lambda_api.bodies import read_json
-from anylambda.frontends.lambda_api.responses import json_response, max_items
+from anylambda.frontends.lambda_api.responses import json_response, max_items, page_response
 from anylambda.frontends.lambda_api.shapes import member, require, strings
 
 if TYPE_CHECKING:
@@ -127,10 +127,7 @@ def add_url_routes(bp: Blueprint, runtime: Runtime) -> None:
         urls, next_marker = await runtime.urls.list_urls(
             function_name, request.args.get("Marker"), max_items(MAX_URL_CONFIGS)
         )
-        body: dict[str, Any] = {"FunctionUrlConfigs": [shape(url) for url in urls]}
-        if next_marker is not None:
-            body["NextMarker"] = next_marker
-        return json_response(body)
+        return page_response("FunctionUrlConfigs", [shape(url) for url in urls], next_marker)
 
 
 def _public_url(host: str) -> str:

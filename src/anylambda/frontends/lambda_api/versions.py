@@ -10,7 +10,12 @@ from quart import Blueprint, Response, request
 
 from anylambda.core.aliases import Alias
 from anylambda.frontends.lambda_api.bodies import read_json
-from anylambda.frontends.lambda_api.responses import FUNCTION, json_response, max_items
+from anylambda.frontends.lambda_api.responses import (
+    FUNCTION,
+    json_response,
+    max_items,
+    page_response,
+)
 from anylambda.frontends.lambda_api.shapes import (
     function_configuration,
     member,
@@ -61,7 +66,7 @@ def add_version_routes(bp: Blueprint, runtime: Runtime) -> None:
             function_configuration(c, runtime.function_arn(c.name, c.version), listed=True)
             for c in versions
         ]
-        return json_response(_paged({"Versions": listed}, next_marker))
+        return page_response("Versions", listed, next_marker)
 
     @bp.post(ALIASES)
     async def create_alias(function_name: str) -> Response:
@@ -85,7 +90,7 @@ def add_version_routes(bp: Blueprint, runtime: Runtime) -> None:
             max_items(),
         )
         listed = [alias_configuration(alias) for alias in aliases]
-        return json_response(_paged({"Aliases": listed}, next_marker))
+        return page_response("Aliases", listed, next_marker)
 
     @bp.get(ALIAS)
     async def get_alias(function_name: str, alias_name: str) -> Response:
@@ -127,9 +132,3 @@ def _weights(body: Mapping[str, Any]) -> dict[str, float] | None:
         if not isinstance(weight, int | float) or isinstance(weight, bool):
             raise unparsable(f"the weight of version {version} must be a JSON number")
     return {version: float(weight) for version, weight in weights.items()}
-
-
-def _paged(body: dict[str, Any], next_marker: str | None) -> dict[str, Any]:
-    if next_marker is not None:
-        body["NextMarker"] = next_marker
-    return body
