@@ -33,8 +33,8 @@ import attrs
 import pluggy
 
 from anylambda.core import pool as pool_actions
-from anylambda.core.aliases import Alias, check_alias_name, check_routing, check_version
-from anylambda.core.arns import FunctionRef, parse_function_ref
+from anylambda.core.aliases import Aliases
+from anylambda.core.arns import parse_function_ref
 from anylambda.core.catalog import Catalog, Entry
 from anylambda.core.concurrency import Concurrency
 from anylambda.core.config import Config
@@ -47,7 +47,6 @@ from anylambda.core.errors import (
     LaunchError,
     RequestTooLargeError,
     ResourceConflictError,
-    ResourceNotFoundError,
     ServiceError,
     TooManyRequestsError,
     check_revision,
@@ -130,6 +129,8 @@ class Runtime:
         )
         self.backend: Backend
         self.concurrency: Concurrency
+        self.aliases: Aliases
+        """Aliases of function versions (CreateAlias and the rest)."""
         """Reserved and provisioned concurrency of every function."""
         self.recipes: dict[str, RuntimeRecipe] = {}
         #: A function's tags (TagResource, UntagResource, ListTags).
@@ -216,6 +217,9 @@ class Runtime:
         self._tg.start_soon(self._tick)
         self.concurrency = Concurrency(
             registry, self._catalog, self.pool, self.apply, self._prepare
+        )
+        self.aliases = Aliases(
+            self._catalog, self._control, self._resolve_latest, self._alias_changed
         )
         await self.concurrency.load()
         await self.plugins.startup(self)
@@ -379,98 +383,13 @@ class Runtime:
         versions = [entry.config for entry in self._catalog.versions(name)]
         return page(versions, lambda c: c.version, marker, max_items)
 
-    async def create_alias(
-        self,
-        function_name: str,
-        name: str,
-        version: str,
-        *,
-        description: str = "",
-        weights: Mapping[str, float] | None = None,
-    ) -> Alias:
-        """Point a new alias at a version, maybe sharing traffic with a second (CreateAlias)."""
-        check_alias_name(name)
-        check_version(version)
-        async with self._control:
-            function = self._resolve_latest(function_name).config.name
-            if self._catalog.alias(function, name) is not None:
-                raise ResourceConflictError(
-                    f"Alias already exists: {self.function_arn(function, name)}"
-                )
-            alias = Alias(function, name, version, description, weights or {}, _revision())
-            self._check_alias_targets(alias)
-            await self._catalog.put_alias(alias)
-            return alias
-
-    async def get_alias(self, function_name: str, name: str) -> Alias:
-        """An alias of a function (GetAlias)."""
-        function = self._resolve_latest(function_name).config.name
-        return self._existing_alias(function, name)
-
-    async def update_alias(
-        self,
-        function_name: str,
-        name: str,
-        *,
-        version: str | None = None,
-        description: str | None = None,
-        weights: Mapping[str, float] | None = None,
-        revision_id: str | None = None,
-    ) -> Alias:
-        """Repoint an alias, or change its description or routing (UpdateAlias)."""
-        async with self._control:
-            function = self._resolve_latest(function_name).config.name
-            alias = self._existing_alias(function, name)
-            check_revision(alias.revision_id, revision_id, "GetFunction/GetAlias")
-            changes: dict[str, Any] = {"revision_id": _revision()}
-            if version is not None:
-                changes["version"] = check_version(version)
-            if description is not None:
-                changes["description"] = description
-            if weights is not None:
-                changes["weights"] = weights
-            updated = attrs.evolve(alias, **changes)
-            self._check_alias_targets(updated)
-            await self._catalog.put_alias(updated)
-            await self.concurrency.refresh(function)
-            return updated
-
-    async def delete_alias(self, function_name: str, name: str) -> None:
-        """Remove an alias (DeleteAlias)."""
-        async with self._control:
-            function = self._resolve_latest(function_name).config.name
-            await self._catalog.delete_alias(self._existing_alias(function, name))
-            await self.concurrency.refresh(function)
+    async def _alias_changed(self, function: str, alias: str, deleted: bool) -> None:
+        """What follows an alias's change: provisioned instances follow its version, and a
+        deleted alias's policy and URL config go with it."""
+        await self.concurrency.refresh(function)
+        if deleted:
             for attached in self._attached():
-                await attached.drop(function, name)
-
-    async def list_aliases(
-        self,
-        function_name: str,
-        version: str | None = None,
-        marker: str | None = None,
-        max_items: int | None = None,
-    ) -> tuple[list[Alias], str | None]:
-        """One page of a function's aliases by name, optionally only those routing to
-        ``version`` (ListAliases)."""
-        function = self._resolve_latest(function_name).config.name
-        aliases = [
-            a for a in self._catalog.aliases(function) if version is None or version in a.versions()
-        ]
-        return page(aliases, lambda a: a.name, marker, max_items)
-
-    def _existing_alias(self, function: str, name: str) -> Alias:
-        alias = self._catalog.alias(function, name)
-        if alias is None:
-            raise ResourceNotFoundError(
-                f"Cannot find alias arn: {self.function_arn(function, name)}"
-            )
-        return alias
-
-    def _check_alias_targets(self, alias: Alias) -> None:
-        check_routing(alias.version, alias.weights)
-        for version in sorted(alias.versions()):
-            self._catalog.resolve(FunctionRef(alias.function, version))
+                await attached.drop(function, alias)
 
     def _check_deletable_version(self, function: str, qualifier: str) -> None:
         if self._catalog.alias(function, qualifier) is not None:

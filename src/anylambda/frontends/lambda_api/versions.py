@@ -72,7 +72,7 @@ def add_version_routes(bp: Blueprint, runtime: Runtime) -> None:
     async def create_alias(function_name: str) -> Response:
         body = await read_json("CreateAlias")
         require(body, {"Name": "name", "FunctionVersion": "functionVersion"})
-        alias = await runtime.create_alias(
+        alias = await runtime.aliases.create(
             function_name,
             _string(body, "Name"),
             _string(body, "FunctionVersion"),
@@ -83,7 +83,7 @@ def add_version_routes(bp: Blueprint, runtime: Runtime) -> None:
 
     @bp.get(ALIASES)
     async def list_aliases(function_name: str) -> Response:
-        aliases, next_marker = await runtime.list_aliases(
+        aliases, next_marker = await runtime.aliases.list(
             function_name,
             request.args.get("FunctionVersion"),
             request.args.get("Marker"),
@@ -95,13 +95,13 @@ def add_version_routes(bp: Blueprint, runtime: Runtime) -> None:
     @bp.get(ALIAS)
     async def get_alias(function_name: str, alias_name: str) -> Response:
         return json_response(
-            alias_configuration(await runtime.get_alias(function_name, alias_name))
+            alias_configuration(await runtime.aliases.get(function_name, alias_name))
         )
 
     @bp.put(ALIAS)
     async def update_alias(function_name: str, alias_name: str) -> Response:
         body = await read_json("UpdateAlias")
-        alias = await runtime.update_alias(
+        alias = await runtime.aliases.update(
             function_name,
             alias_name,
             version=member(body, "FunctionVersion", str),
@@ -113,7 +113,7 @@ def add_version_routes(bp: Blueprint, runtime: Runtime) -> None:
 
     @bp.delete(ALIAS)
     async def delete_alias(function_name: str, alias_name: str) -> Response:
-        await runtime.delete_alias(function_name, alias_name)
+        await runtime.aliases.delete(function_name, alias_name)
         return Response(status=204)
 
 
