@@ -5,6 +5,7 @@ from __future__ import annotations
 from anylambda.core.pool import (
     INIT_TIMEOUT,
     LAUNCH_TIMEOUT,
+    STALE,
     Deliver,
     Fail,
     Launch,
@@ -113,6 +114,28 @@ def test_retired_deployment_stops_idle_instances_and_busy_ones_after_their_work(
     idle = warm_instance(pool)
     assert pool.retire("fp", 5) == [Terminate(idle, "stale")]
     assert "Instances: stopping 1" in repr(pool)
+
+
+def test_retired_deployment_fails_the_waiting_invocations_no_instance_will_serve():
+    pool = make_pool(limit=1)
+    (launch,) = pool.on_invoke("a", "fn", "fp", 0, can_wait=False)
+    assert pool.on_invoke("b", "fn", "fp", 0, can_wait=True) == []
+    assert pool.on_invoke("c", "fn", "fp", 0, can_wait=True) == []
+    # "a" keeps the instance starting for it; "b" and "c" waited for capacity.
+    assert pool.retire("fp", 0) == [Fail("b", STALE), Fail("c", STALE)]
+    assert pool.on_next_polled(launch.instance_id, 1) == [Deliver("a", launch.instance_id)]
+
+
+def test_no_instance_of_a_retired_deployment_is_launched():
+    pool = make_pool(limit=1)
+    (launch,) = pool.on_invoke("a", "fn", "fp", 0, can_wait=False)
+    pool.on_next_polled(launch.instance_id, 1)
+    pool.retire("fp", 2)
+    assert pool.on_invoke("b", "fn", "fp2", 2, can_wait=True) == []
+    # The old instance exits: the room goes to the current deployment.
+    (failed, started) = pool.on_instance_exited(launch.instance_id, "crashed", 3)
+    assert failed == Fail("a", "crashed")
+    assert isinstance(started, Launch) and started.fingerprint == "fp2"
 
 
 def test_soft_idle_pauses_then_work_resumes_the_same_instance():

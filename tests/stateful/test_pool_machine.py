@@ -195,6 +195,7 @@ class PoolMachine(RuleBasedStateMachine):
             match action:
                 case Launch(instance_id, fingerprint):
                     assert instance_id not in self.instances
+                    assert fingerprint not in self.retired, "a retired deployment never launches"
                     self.instances[instance_id] = "launching"
                     self.fingerprint_of[instance_id] = fingerprint
                     dep = self.pool._deployments[fingerprint]

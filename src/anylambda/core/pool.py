@@ -53,6 +53,8 @@ LAUNCH_TIMEOUT = "launch timeout"
 """The backend did not bring up the instance serving it in time."""
 SHUTDOWN = "shutdown"
 """The runtime is stopping."""
+STALE = "stale"
+"""Its deployment was replaced, and no instance of it is coming to serve it."""
 
 #: Instances in a row that may fail to initialise before provisioning stops replacing them.
 PROVISION_ATTEMPTS = 3
@@ -274,13 +276,18 @@ class Pool:
         return dep.ready(), dep.running(), dep.provisioning_failed()
 
     def retire(self, fingerprint: str, now: float) -> list[Action]:
-        """The deployment is superseded: stop its idle instances, let busy ones finish."""
+        """The deployment is superseded: stop its idle instances, let busy ones finish.
+
+        No instance of it is launched any more: invocations waiting for one that is not
+        coming (asynchronous ones waiting for capacity) fail as :data:`STALE`.
+        """
         dep = self._deployments.get(fingerprint)
         if dep is None:
             return []
         dep.current = False
         dep.provisioned = 0
         actions: list[Action] = [self._stop(i, "stale") for i in list(dep.idle)]
+        actions.extend(self._fail_stale(dep))
         self._forget_if_empty(dep)
         return [*actions, *self._rebalance(now)] if actions else actions
 
@@ -538,12 +545,26 @@ class Pool:
         """Capacity may have freed up: start instances for deployments still short of them."""
         actions: list[Action] = []
         for dep in list(self._deployments.values()):
+            if not dep.current:
+                actions.extend(self._fail_stale(dep))
+                self._forget_if_empty(dep)
+                continue
             while len(dep.waiting) > _coming(dep) or dep.short_of_provisioned():
                 launched = self._launch_into(dep, now)
                 if not launched:
                     break
                 actions.extend(launched)
         return actions
+
+    def _fail_stale(self, dep: Deployment) -> list[Action]:
+        """Fail the invocations of a retired deployment that no coming instance will serve
+        (the last ones in line), in their order."""
+        stale: list[str] = []
+        while len(dep.waiting) > _coming(dep):
+            stale.append(dep.waiting.pop())
+        for invocation_id in stale:
+            del self._waiting[invocation_id]
+        return [Fail(invocation_id, STALE) for invocation_id in reversed(stale)]
 
     def _forget_if_empty(self, dep: Deployment) -> None:
         if not (dep.current or dep.instances or dep.waiting or dep.provisioned):

@@ -740,6 +740,8 @@ def _fail(invocation: Invocation, error: object) -> None:
         invocation.abort(error.message)
     elif error == pool_actions.SHUTDOWN:
         invocation.abort("The server is shutting down.")
+    elif error == pool_actions.STALE:
+        invocation.abort("The function changed while the invocation waited; try again.")
     elif error == pool_actions.INIT_TIMEOUT:
         invocation.fail_with(_INIT_TIMED_OUT)
     elif error == pool_actions.LAUNCH_TIMEOUT:
