@@ -7,13 +7,28 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from anylambda.core.errors import ConfigurationError
+
+
+def _retry_delays(value: str | Iterable[float]) -> tuple[float, ...]:
+    """Seconds before each retry, from numbers or a comma-separated string (the environment)."""
+    try:
+        delays = tuple(
+            float(part) for part in (value.split(",") if isinstance(value, str) else value)
+        )
+    except (TypeError, ValueError):
+        delays = ()
+    if not delays or min(delays) < 0:
+        raise ConfigurationError(
+            f"async_retry_delays must be one or more numbers of seconds (0 or more), not {value!r}"
+        )
+    return delays
 
 
 def default_account_concurrency() -> int:
@@ -50,6 +65,11 @@ class Config:
     """Seconds a backend may take to bring an instance up (create a container, a pod...)."""
     shutdown_grace: float = 5.0
     """Seconds to wait for instances to stop at shutdown before giving up on them."""
+    async_retry_delays: tuple[float, ...] = attrs.field(
+        default=(60.0, 120.0), converter=_retry_delays
+    )
+    """Seconds before each retry of a failed asynchronous invocation, in order (AWS: about
+    one minute, then two); the last one repeats."""
     interpreters: Mapping[str, str] = attrs.field(factory=dict)
     """Runtime name to interpreter path, e.g. ``{"python3.12": "/usr/bin/python3.12"}``."""
     images: Mapping[str, str] = attrs.field(factory=dict)
