@@ -377,11 +377,29 @@ async def test_create_function_ignores_unsupported_fields(client: QuartClient) -
         VpcConfig={"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]},
         KMSKeyArn="arn:aws:kms:us-east-1:000000000000:key/k",
         TracingConfig={"Mode": "Active"},
-        DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"},
         Publish=False,
     )
     assert result.json["TracingConfig"] == {"Mode": "PassThrough"}
     assert "Environment" not in result.json
+
+
+async def test_dead_letter_config_is_kept(client: QuartClient, runtime: FakeRuntime) -> None:
+    queue = "arn:aws:sqs:us-east-1:000000000000:dlq"
+    result = await create(client, DeadLetterConfig={"TargetArn": queue})
+    assert result.json["DeadLetterConfig"] == {"TargetArn": queue}
+    assert runtime.functions["fn"][LATEST].settings.dead_letter_arn == queue
+    refused = await call(
+        client,
+        "CreateFunction",
+        FunctionName="bad",
+        Role=ROLE,
+        Runtime="python3.12",
+        Handler="app.handler",
+        Code={"ZipFile": make_zip()},
+        DeadLetterConfig={"TargetArn": "queue"},
+    )
+    assert (refused.status, refused.error_code) == (400, "ValidationException")
+    assert "deadLetterConfig.targetArn" in refused.json["message"]
 
 
 async def test_create_image_function(client: QuartClient, runtime: FakeRuntime) -> None:

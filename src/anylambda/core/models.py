@@ -148,6 +148,19 @@ def _check_architectures(_instance: object, _attribute: object, value: Sequence[
         )
 
 
+#: The service model's pattern of ``DeadLetterConfig.TargetArn`` (empty: no dead-letter queue).
+TARGET_ARN_RE = re.compile(r"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
+
+
+def _check_target_arn(_instance: object, _attribute: object, value: str | None) -> None:
+    if value is not None and not TARGET_ARN_RE.fullmatch(value):
+        raise constraint_error(
+            "deadLetterConfig.targetArn",
+            value,
+            f"satisfy regular expression pattern: {TARGET_ARN_RE.pattern}",
+        )
+
+
 def check_function_name(name: str) -> str:
     """Validate a bare function name (not an ARN) as CreateFunction does."""
     if not FUNCTION_NAME_RE.fullmatch(name):
@@ -211,6 +224,8 @@ class FunctionSettings:
     """Container image for ``PackageType=Image``."""
     image_config: ImageConfig = ImageConfig()
     """Entrypoint, command and working directory overrides of that image."""
+    dead_letter_arn: str | None = attrs.field(default=None, validator=_check_target_arn)
+    """SQS queue or SNS topic for asynchronous events that finally failed (``DeadLetterConfig``)."""
 
 
 @attrs.frozen

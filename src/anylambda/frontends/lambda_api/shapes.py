@@ -126,6 +126,8 @@ def settings_changes(body: Mapping[str, Any], *, create: bool) -> dict[str, Any]
         changes["layers"] = strings(layers, "Layers")
     if (image_config := member(body, "ImageConfig", dict)) is not None:
         changes["image_config"] = _image_config(image_config)
+    if (dead_letter := member(body, "DeadLetterConfig", dict)) is not None:
+        changes["dead_letter_arn"] = member(dead_letter, "TargetArn", str) or None
     if create and (architectures := member(body, "Architectures", list)) is not None:
         changes["architectures"] = strings(architectures, "Architectures")
     package_type = changes.get("package_type")
@@ -247,6 +249,8 @@ def function_configuration(
         shape["ImageConfigResponse"] = {
             "ImageConfig": {key: value for key, value in members.items() if value is not None}
         }
+    if settings.dead_letter_arn:
+        shape["DeadLetterConfig"] = {"TargetArn": settings.dead_letter_arn}
     if config.layers:
         shape["Layers"] = [{"Arn": ref.arn, "CodeSize": ref.code.size} for ref in config.layers]
     if listed:
