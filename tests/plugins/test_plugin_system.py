@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import anyio
+import anyio.lowlevel
 import attrs
 import pytest
 from quart import Blueprint
@@ -27,6 +28,7 @@ from anylambda import (
     ConfigurationError,
     FunctionConfig,
     InvalidParameterValueError,
+    InvocationType,
     InvokeRequest,
     InvokeResult,
     LaunchError,
@@ -39,6 +41,7 @@ from anylambda import (
 )
 from anylambda import server as anylambda_server
 from anylambda.core import hookspecs
+from anylambda.core.events import Destinations
 from anylambda.core.plugins import BUILTINS, Plugins, make_plugin_manager
 from anylambda.testing import (
     CrashInstance,
@@ -486,6 +489,54 @@ async def test_hook_invocation_finished(tmp_path: Path) -> None:
     ]
     assert failed.function_error == "Unhandled"
     assert finished[0][2] >= 200
+
+
+class Mailer:
+    """Takes SQS and SNS ARNs, as an emulator that embeds anylambda would."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Mapping[str, Any]]] = []
+
+    @hookimpl
+    def anylambda_deliver_to(self, arn: str, message: Mapping[str, Any], kind: str) -> Any:
+        if arn.split(":")[2] not in ("sqs", "sns"):
+            return None
+        return self._send(arn, message, kind)
+
+    async def _send(self, arn: str, message: Mapping[str, Any], kind: str) -> None:
+        await anyio.lowlevel.checkpoint()
+        self.sent.append((arn, kind, message))
+
+
+async def test_hook_deliver_to(tmp_path: Path) -> None:
+    mailer = Mailer()
+    queue = "arn:aws:sqs:us-east-1:000000000000:failures"
+    topic = "arn:aws:sns:us-east-1:000000000000:dead-letters"
+    sink = "arn:aws:lambda:us-east-1:000000000000:function:sink"
+    received: list[Any] = []
+    handlers = {**HANDLERS, "sink": lambda event, context: received.append(event)}
+    async with fake_runtime(tmp_path, mailer, handlers=handlers, async_retry_delays=(0,)) as rt:
+        await create_function(rt, "failing", "fail", dead_letter_arn=topic)
+        await create_function(rt, "sink", "sink")
+        await rt.event_configs.put(
+            "failing", maximum_retry_attempts=0, destinations=Destinations(on_failure=queue)
+        )
+        event = InvokeRequest("failing", b'{"a": 1}', invocation_type=InvocationType.EVENT)
+        result = await rt.invoke(event)
+        await wait_until(lambda: len(mailer.sent) == 2)
+        by_kind = {kind: (arn, message) for arn, kind, message in mailer.sent}
+        await rt.event_configs.put("failing", destinations=Destinations(on_failure=sink))
+        await rt.invoke(event)
+        await wait_until(lambda: len(received) == 1)
+    assert set(by_kind) == {"OnFailure", "DeadLetter"}
+    assert by_kind["OnFailure"][0] == queue
+    assert by_kind["OnFailure"][1]["requestContext"]["condition"] == "RetriesExhausted"
+    assert by_kind["DeadLetter"][0] == topic
+    assert by_kind["DeadLetter"][1]["Body"] == '{"a": 1}'
+    assert by_kind["DeadLetter"][1]["MessageAttributes"]["RequestID"]["StringValue"] == (
+        result.request_id
+    )
+    assert received[0]["requestPayload"] == {"a": 1}, "Lambda ARNs: the built-in destination"
 
 
 class Lifetime:

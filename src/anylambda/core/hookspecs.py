@@ -11,7 +11,7 @@ of the one selected :class:`~anylambda.core.interfaces.Backend`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -75,6 +75,22 @@ def anylambda_launch_spec(spec: LaunchSpec) -> LaunchSpec | None:
     """Adjust an instance's launch spec (labels, environment) just before it starts.
 
     :return: ``attrs.evolve(spec, ...)``, or ``None`` to leave it as it is.
+    """
+
+
+@hookspec(firstresult=True)
+def anylambda_deliver_to(
+    arn: str, message: Mapping[str, Any], kind: str
+) -> Awaitable[None] | bool | None:
+    """Deliver the outcome of an asynchronous invocation to ``arn`` (a destination or a DLQ).
+
+    :param arn: the ``OnSuccess`` / ``OnFailure`` destination, or the function's
+        ``DeadLetterConfig.TargetArn``.
+    :param message: for ``OnSuccess`` and ``OnFailure``, AWS's invocation record; for
+        ``DeadLetter``, ``{"Body": ..., "MessageAttributes": ...}`` as SQS sends it.
+    :param kind: ``OnSuccess``, ``OnFailure`` or ``DeadLetter``.
+    :return: ``None`` to leave ``arn`` to other plugins; ``True`` once delivered, or an
+        awaitable that delivers it. The first plugin that takes it is the only one called.
     """
 
 

@@ -142,6 +142,14 @@ class Plugins:
             request=request, result=result, duration_ms=duration_ms
         )
 
+    async def deliver_to(self, arn: str, message: Mapping[str, Any], kind: str) -> bool:
+        """Hand ``message`` to the first plugin that takes ``arn``; whether one did."""
+        taken = self._hook.anylambda_deliver_to(arn=arn, message=message, kind=kind)
+        if taken is None:
+            return False
+        await await_me_maybe(taken)
+        return True
+
     async def startup(self, runtime: Runtime) -> None:
         """Run every startup hook, awaiting the async ones."""
         await _await_all(self._hook.anylambda_startup(runtime=runtime))

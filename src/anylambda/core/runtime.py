@@ -34,7 +34,7 @@ import pluggy
 
 from anylambda.core import pool as pool_actions
 from anylambda.core.aliases import Aliases
-from anylambda.core.arns import parse_function_ref
+from anylambda.core.arns import FunctionRef, parse_function_ref
 from anylambda.core.catalog import Catalog, Entry
 from anylambda.core.concurrency import Concurrency
 from anylambda.core.config import Config
@@ -51,6 +51,8 @@ from anylambda.core.errors import (
     TooManyRequestsError,
     check_revision,
 )
+from anylambda.core.events import EventInvokeConfigs, EventQueue
+from anylambda.core.events.destinations import LambdaDestination
 from anylambda.core.instance import InstanceRecord
 from anylambda.core.interfaces import Backend
 from anylambda.core.invocation import (
@@ -144,6 +146,10 @@ class Runtime:
         self._stack = AsyncExitStack()
         self._tg: anyio.abc.TaskGroup
         self._catalog: Catalog
+        self.event_configs: EventInvokeConfigs
+        """Event invoke configs: retries, maximum age and destinations of asynchronous calls."""
+        self.events: EventQueue
+        """The durable queue of asynchronous (``Event``) invocations."""
         self._blobs: BlobStore
         self._records: dict[str, InstanceRecord] = {}
         self._invocations: dict[str, Invocation] = {}
@@ -199,6 +205,7 @@ class Runtime:
         self.tags = Tags(registry, self._catalog)
         self.permissions = Permissions(registry, self._catalog)
         self.urls = FunctionUrls(registry, self._catalog, config.region)
+        self.event_configs = EventInvokeConfigs(registry, self)
         for attached in self._attached():
             await attached.load()
         self.layers = Layers(
@@ -211,6 +218,11 @@ class Runtime:
             discard_code=self._discard_code,
         )
         await self.layers.load()
+        self.events = EventQueue(self, Documents(registry, "event"), self._run_event)
+        await self.events.load()
+        destination = LambdaDestination(self, self.events)
+        self.plugins.manager.register(destination)
+        self._stack.callback(self.plugins.manager.unregister, destination)
         self.backend = backends[config.backend](config)
         await self.backend.reap_stale()
         self._tg = await self._stack.enter_async_context(anyio.create_task_group())
@@ -222,11 +234,13 @@ class Runtime:
             self._catalog, self._control, self._resolve_latest, self._alias_changed
         )
         await self.concurrency.load()
+        self._tg.start_soon(self.events.run)
         await self.plugins.startup(self)
 
     def begin_shutdown(self) -> None:
         """Refuse new invocations, fail the ones in flight, and stop every instance."""
         self._closing = True
+        self.events.stop()
         self.apply(self.pool.on_shutdown())
 
     async def _stop_everything(self) -> None:
@@ -476,14 +490,15 @@ class Runtime:
         check_revision(entry.config.revision_id, revision_id, "GetFunction/GetAlias")
         return entry
 
-    def _attached(self) -> tuple[Tags | Permissions | FunctionUrls, ...]:
+    def _attached(self) -> tuple[Tags | Permissions | FunctionUrls | EventInvokeConfigs, ...]:
         """What belongs to a function besides its versions: loaded at start, dropped with it."""
-        return (self.tags, self.permissions, self.urls)
+        return (self.tags, self.permissions, self.urls, self.event_configs)
 
     # --- invocations ----------------------------------------------------------------------
 
     async def invoke(self, request: InvokeRequest) -> InvokeResult:
-        """Run one invocation (Invoke): wait for its result, or queue it (``Event``)."""
+        """Run one invocation (Invoke): wait for its result, or queue it (``Event``: the
+        result, status 202, means it is stored and will be delivered at least once)."""
         asynchronous = request.invocation_type is InvocationType.EVENT
         limit = MAX_ASYNC_PAYLOAD if asynchronous else MAX_SYNC_PAYLOAD
         if len(request.payload) > limit:
@@ -503,31 +518,50 @@ class Runtime:
             return InvokeResult(
                 request_id=_request_id(request), status_code=204, executed_version=version
             )
+        if asynchronous:
+            event = await self.events.enqueue(
+                ref.name,
+                ref.qualifier,
+                request.payload,
+                request_id=_request_id(request),
+                client_context=request.client_context,
+            )
+            return InvokeResult(
+                request_id=event.request_id, status_code=202, executed_version=version
+            )
+        invocation, prepared = await self._admit(request, ref, entry, client_context)
+        return await self._run(invocation, prepared, can_wait=False)
+
+    async def _run_event(self, request: InvokeRequest, expires: float) -> InvokeResult:
+        """One attempt of a queued event: it waits for capacity, until ``expires`` at most."""
+        ref = parse_function_ref(request.function_name, request.qualifier)
+        draw = random.random()
+        entry = self._catalog.resolve(ref, draw=draw)
+        client_context = decode_client_context(request.client_context)
+        invocation, prepared = await self._admit(request, ref, entry, client_context)
+        if self._catalog.resolve(ref, draw=draw).fingerprint != entry.fingerprint:
+            # Changed or deleted while it was prepared: the queue tries it again, or drops it.
+            raise ServiceError(_CHANGED)
+        return await self._run(invocation, prepared, can_wait=True, expires=expires)
+
+    async def _admit(
+        self, request: InvokeRequest, ref: FunctionRef, entry: Entry, client_context: str | None
+    ) -> tuple[Invocation, Prepared]:
+        """The invocation of ``request``, and its deployment ready to launch."""
         prepared = await self._prepare(entry)
         arn = self.function_arn(ref.name, ref.qualifier)
         invocation = Invocation(
             _request_id(request), request, prepared.function, arn, client_context
         )
-        if asynchronous:
-            self._tg.start_soon(self._run_event, invocation, prepared)
-            return InvokeResult(request_id=invocation.id, status_code=202, executed_version=version)
-        return await self._run(invocation, prepared, can_wait=False)
-
-    async def _run_event(self, invocation: Invocation, prepared: Prepared) -> None:
-        try:
-            result = await self._run(invocation, prepared, can_wait=True)
-        except LambdaError as exc:
-            logger.warning("Event invocation %s failed: %s", invocation.id, exc.message)
-        except Exception:
-            logger.exception("Event invocation %s failed", invocation.id)
-        else:
-            if result.function_error:
-                logger.warning(
-                    "Event invocation %s failed: %s", invocation.id, result.payload[:500]
-                )
+        return invocation, prepared
 
     async def _run(
-        self, invocation: Invocation, prepared: Prepared, *, can_wait: bool
+        self,
+        invocation: Invocation,
+        prepared: Prepared,
+        *,
+        can_wait: bool,
+        expires: float | None = None,
     ) -> InvokeResult:
         self._invocations[invocation.id] = invocation
         function = prepared.function
@@ -543,7 +577,7 @@ class Runtime:
             )
             if invocation.throttled is not None:
                 raise TooManyRequestsError("Rate Exceeded.", Reason=invocation.throttled)
-            await self._await_result(invocation, can_wait=can_wait)
+            await self._await_result(invocation, can_wait=can_wait, expires=expires)
         finally:
             del self._invocations[invocation.id]
             if not invocation.finished:
@@ -555,17 +589,26 @@ class Runtime:
         self.plugins.invocation_finished(invocation.request, result, duration)
         return result
 
-    async def _await_result(self, invocation: Invocation, *, can_wait: bool) -> None:
+    async def _await_result(
+        self, invocation: Invocation, *, can_wait: bool, expires: float | None
+    ) -> None:
         # Waiting for delivery is bounded by the pool (launch and init timeouts) for synchronous
         # calls; the extra bound here only guards against a bookkeeping bug leaving one hanging.
-        start_limit = self.config.launch_timeout + self.config.init_timeout + 5
-        with anyio.move_on_after(None if can_wait else start_limit):
+        # One that can wait for capacity does so until it ``expires``, if ever.
+        if can_wait:
+            limit = None if expires is None else expires - time.monotonic()
+        else:
+            limit = self.config.launch_timeout + self.config.init_timeout + 5
+        with anyio.move_on_after(limit):
             await invocation.dispatched.wait()
         if invocation.finished:
             return
         if invocation.delivered_at is None:
             self.apply(self.pool.on_abandon(invocation.id))
-            invocation.fail_with(_INIT_TIMED_OUT)
+            if can_wait:
+                invocation.abort("No capacity to run it before it expired.")
+            else:
+                invocation.fail_with(_INIT_TIMED_OUT)
             return
         timeout = invocation.function.settings.timeout
         with anyio.move_on_after(invocation.delivered_at + timeout - time.monotonic()):
@@ -730,6 +773,7 @@ class Runtime:
 
 
 _INIT_TIMED_OUT = FunctionFailure("Sandbox.Timedout", "Init phase timed out")
+_CHANGED = "The function changed while the invocation waited; try again."
 
 
 def _fail(invocation: Invocation, error: object) -> None:
@@ -741,7 +785,7 @@ def _fail(invocation: Invocation, error: object) -> None:
     elif error == pool_actions.SHUTDOWN:
         invocation.abort("The server is shutting down.")
     elif error == pool_actions.STALE:
-        invocation.abort("The function changed while the invocation waited; try again.")
+        invocation.abort(_CHANGED)
     elif error == pool_actions.INIT_TIMEOUT:
         invocation.fail_with(_INIT_TIMED_OUT)
     elif error == pool_actions.LAUNCH_TIMEOUT:
