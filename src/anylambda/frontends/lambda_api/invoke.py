@@ -3,20 +3,30 @@
 The payload travels as raw bytes both ways; its limits and its JSON validity
 are the runtime's to check, except for the transport cap the route applies
 while reading it (:func:`~anylambda.frontends.lambda_api.bodies.read_capped`).
+The deprecated InvokeAsync (API version 2014-11-13) queues an event like
+``Invoke`` with ``X-Amz-Invocation-Type: Event``, with its own smaller limit.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from quart import Response
+from quart import Blueprint, Response
 
 from anylambda.core.models import InvocationType, InvokeRequest, InvokeResult, constraint_error
+from anylambda.frontends.lambda_api.bodies import read_capped
+from anylambda.frontends.lambda_api.responses import json_response, request_id
+
+if TYPE_CHECKING:
+    from anylambda.core.runtime import Runtime
 
 #: How much of the invocation's log ``LogType=Tail`` returns (AWS: the last 4 KB).
 LOG_TAIL_BYTES = 4096
 _LOG_TYPES = ("None", "Tail")
+#: InvokeAsync's payload limit (256 KB; Invoke takes events of up to 1 MB).
+MAX_INVOKE_ASYNC_PAYLOAD = 256 * 1024
 
 
 def invoke_request(
@@ -69,3 +79,16 @@ def invoke_response(invocation: InvokeRequest, result: InvokeResult) -> Response
         content_type="application/json",
         headers=headers,
     )
+
+
+def add_invoke_async_route(bp: Blueprint, runtime: Runtime) -> None:
+    """Serve InvokeAsync: queue the body as an event, answer ``202 {"Status": 202}``."""
+
+    @bp.post("/2014-11-13/functions/<function_name>/invoke-async/", strict_slashes=False)
+    async def invoke_async(function_name: str) -> Response:
+        payload = await read_capped(MAX_INVOKE_ASYNC_PAYLOAD, "InvokeAsync")
+        event = InvokeRequest(
+            function_name, payload, invocation_type=InvocationType.EVENT, request_id=request_id()
+        )
+        await runtime.invoke(event)
+        return json_response({"Status": 202}, status=202)

@@ -25,7 +25,12 @@ from anylambda.frontends.lambda_api.errors import (
     error_response,
     lambda_error_response,
 )
-from anylambda.frontends.lambda_api.invoke import invoke_request, invoke_response
+from anylambda.frontends.lambda_api.event_configs import add_event_config_routes
+from anylambda.frontends.lambda_api.invoke import (
+    add_invoke_async_route,
+    invoke_request,
+    invoke_response,
+)
 from anylambda.frontends.lambda_api.layers import add_layer_routes
 from anylambda.frontends.lambda_api.permissions import add_permission_routes
 from anylambda.frontends.lambda_api.responses import (
@@ -67,6 +72,8 @@ ROUTE_SETS: tuple[RouteSet, ...] = (
     add_tags_routes,
     add_permission_routes,
     add_url_routes,
+    add_event_config_routes,
+    add_invoke_async_route,
 )
 #: The Lambda API's path prefixes (its API versions), from botocore's service model.
 API_VERSIONS = (
