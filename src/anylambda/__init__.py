@@ -21,6 +21,7 @@ from anylambda.core.errors import (
     TooManyRequestsError,
     ValidationError,
 )
+from anylambda.core.events import Destinations, EventInvokeConfig
 from anylambda.core.interfaces import Backend, Frontend, InstanceHandle
 from anylambda.core.models import (
     ExitStatus,
@@ -40,6 +41,8 @@ __all__ = [
     "BackendError",
     "Config",
     "ConfigurationError",
+    "Destinations",
+    "EventInvokeConfig",
     "ExitStatus",
     "Frontend",
     "FunctionConfig",

@@ -26,6 +26,7 @@ from quart import Blueprint
 from anylambda import (
     Config,
     ConfigurationError,
+    Destinations,
     FunctionConfig,
     InvalidParameterValueError,
     InvocationType,
@@ -41,7 +42,6 @@ from anylambda import (
 )
 from anylambda import server as anylambda_server
 from anylambda.core import hookspecs
-from anylambda.core.events import Destinations
 from anylambda.core.plugins import BUILTINS, Plugins, make_plugin_manager
 from anylambda.testing import (
     CrashInstance,
