@@ -171,6 +171,43 @@ def test_no_retries_means_a_single_attempt(client: Any, function_name: str, tmp_
     assert len(lines(tmp_path / "attempts")) == 1
 
 
+def test_an_alias_has_its_own_config_and_its_records_name_it(
+    client: Any, function_name: str, tmp_path: Path
+) -> None:
+    name = create(client, function_name, "record")
+    sink = create(client, f"{function_name}-sink", "sink")
+    version = client.publish_version(FunctionName=name)["Version"]
+    client.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    put = client.put_function_event_invoke_config(
+        FunctionName=name,
+        Qualifier="live",
+        DestinationConfig={"OnSuccess": {"Destination": f"{ARN}:{sink}"}},
+    )
+    assert put["FunctionArn"] == f"{ARN}:{name}:live"
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_function_event_invoke_config(FunctionName=name)  # $LATEST has none
+    event = {"n": 5, "log": str(tmp_path / "attempts"), "sink": str(tmp_path / "records")}
+    send(client, f"{name}:live", event)
+    (record,) = wait_for_lines(tmp_path / "records", 1)
+    assert record["requestContext"]["functionArn"] == f"{ARN}:{name}:live"
+    assert record["responseContext"]["executedVersion"] == version
+    client.delete_alias(FunctionName=name, Name="live")
+    listed = client.list_function_event_invoke_configs(FunctionName=name)
+    assert listed["FunctionEventInvokeConfigs"] == [], "deleting the alias deletes its config"
+
+
+def test_events_wait_while_reserved_concurrency_is_zero(
+    client: Any, function_name: str, tmp_path: Path
+) -> None:
+    name = create(client, function_name, "record")
+    client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    for n in range(2):
+        send(client, name, {"n": n, "log": str(tmp_path / "attempts")})
+    client.delete_function_concurrency(FunctionName=name)
+    attempts = wait_for_lines(tmp_path / "attempts", 2)
+    assert sorted(a["event"]["n"] for a in attempts) == [0, 1]
+
+
 def test_invoke_async_queues_the_event(client: Any, function_name: str, tmp_path: Path) -> None:
     name = create(client, function_name, "record")
     event = {"n": 3, "log": str(tmp_path / "attempts")}

@@ -187,9 +187,20 @@ async def test_service_errors_are_retried_without_counting_as_attempts(
         assert calls.of("sink")[0]["requestContext"]["approximateInvokeCount"] == 1
 
 
+async def test_events_wait_out_a_reserved_concurrency_of_zero(rt: Runtime, calls: Calls) -> None:
+    await create_function(rt, "paused", "record")
+    await rt.concurrency.put_reserved("paused", 0)
+    await send(rt, "paused", 1)
+    await send(rt, "paused", 2)
+    await anyio.sleep(0.1)
+    assert calls.of("paused") == [], "they wait; they are not throttled"
+    await rt.concurrency.delete_reserved("paused")
+    await wait_until(lambda: sorted(calls.of("paused")) == [1, 2])
+
+
 async def test_event_for_a_deleted_function_is_dropped(rt: Runtime, calls: Calls) -> None:
     await create_function(rt, "doomed", "record")
-    rt.pool.set_reserved("doomed", 0)  # the event waits for capacity
+    await rt.concurrency.put_reserved("doomed", 0)  # the event waits for capacity
     await send(rt, "doomed", 1)
     await rt.delete_function("doomed")
     await wait_until(lambda: not _stored_events(rt))
@@ -200,7 +211,7 @@ async def test_events_waiting_when_the_function_changes_run_its_new_version(
     rt: Runtime, calls: Calls
 ) -> None:
     await create_function(rt, "changing", "slow", environment={"VERSION": "1"})
-    rt.pool.set_reserved("changing", 1)
+    await rt.concurrency.put_reserved("changing", 1)
     for n in range(3):
         await send(rt, "changing", n)
     await wait_until(lambda: len(calls.of("changing")) == 1)
@@ -215,12 +226,13 @@ async def test_events_waiting_when_the_function_changes_run_its_new_version(
 async def test_waiting_events_stay_queued_across_a_restart(tmp_path: Path, calls: Calls) -> None:
     async with runtime(tmp_path, calls) as rt:
         await create_function(rt, "blocked", "record")
-        rt.pool.set_reserved("blocked", 0)  # events wait, they are not throttled
+        await rt.concurrency.put_reserved("blocked", 0)  # events wait, not throttled
         for n in range(3):
             await send(rt, "blocked", n)
         await anyio.sleep(0.1)
         assert calls.of("blocked") == []
     async with runtime(tmp_path, calls) as rt:
+        await rt.concurrency.delete_reserved("blocked")
         await wait_until(lambda: sorted(calls.of("blocked")) == [0, 1, 2])
         await wait_until(lambda: not _stored_events(rt))
 
@@ -234,7 +246,7 @@ async def test_an_event_that_expired_while_the_server_was_down(
         await rt.event_configs.put(
             "stale", maximum_event_age=60, destinations=Destinations(on_failure=f"{ARN}:sink")
         )
-        rt.pool.set_reserved("stale", 0)
+        await rt.concurrency.put_reserved("stale", 0)
         request_id = await send(rt, "stale", "old")
     _age_events(tmp_path, seconds=120)
     async with runtime(tmp_path, calls) as rt:

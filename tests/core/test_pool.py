@@ -86,10 +86,18 @@ def test_sync_invoke_over_the_limit_is_throttled_and_async_waits():
 
 def test_reserved_concurrency_throttles_with_its_own_reason():
     pool = make_pool()
-    pool.set_reserved("fn", 0)
+    assert pool.set_reserved("fn", 0, 0) == []
     assert pool.on_invoke("a", "fn", "fp", 0, can_wait=False) == [
         Throttle("a", "ReservedFunctionConcurrentInvocationLimitExceeded")
     ]
+
+
+def test_lifting_a_reservation_starts_the_invocations_that_waited_for_room():
+    pool = make_pool()
+    pool.set_reserved("fn", 0, 0)
+    assert pool.on_invoke("a", "fn", "fp", 0, can_wait=True) == []
+    (launch,) = pool.set_reserved("fn", None, 1)
+    assert launch == Launch(launch.instance_id, "fp")
 
 
 def test_idle_instance_of_another_function_is_evicted_for_room():

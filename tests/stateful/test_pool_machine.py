@@ -74,7 +74,7 @@ class PoolMachine(RuleBasedStateMachine):
             pause_after=pause_after,
         )
         if reserved is not None and reserved <= limit:
-            self.pool.set_reserved("a", reserved)
+            assert self.pool.set_reserved("a", reserved, self.now) == []
 
     # --- the other parties ----------------------------------------------------------------
 

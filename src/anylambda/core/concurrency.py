@@ -107,7 +107,7 @@ class Concurrency:
         """Re-apply what is stored (at start): reservations, then provisioned instances."""
         self._reserved = await self._reserved_docs.load()
         for function, limit in self._reserved.items():
-            self._pool.set_reserved(function, limit)
+            self._apply(self._pool.set_reserved(function, limit, time.monotonic()))
         for data in (await self._provisioned_docs.load()).values():
             config = ProvisionedConfig(**data)
             self._provisioned[config.key] = config
@@ -141,7 +141,7 @@ class Concurrency:
             )
         await self._reserved_docs.save(function, limit)
         self._reserved[function] = limit
-        self._pool.set_reserved(function, limit)
+        self._apply(self._pool.set_reserved(function, limit, time.monotonic()))
         return limit
 
     async def delete_reserved(self, function_name: str) -> None:
@@ -149,7 +149,7 @@ class Concurrency:
         function = self._function(function_name)
         await self._reserved_docs.delete(function)
         self._reserved.pop(function, None)
-        self._pool.set_reserved(function, None)
+        self._apply(self._pool.set_reserved(function, None, time.monotonic()))
 
     # --- provisioned --------------------------------------------------------------------
 
@@ -231,7 +231,7 @@ class Concurrency:
         """Drop everything configured for a deleted function."""
         await self._reserved_docs.delete(function)
         if self._reserved.pop(function, None) is not None:
-            self._pool.set_reserved(function, None)
+            self._apply(self._pool.set_reserved(function, None, time.monotonic()))
         keys = [c.key for c in self._provisioned.values() if c.function == function]
         await self._provisioned_docs.delete(*keys)
         for key in keys:

@@ -250,12 +250,14 @@ class Pool:
 
     # --- configuration ------------------------------------------------------------------
 
-    def set_reserved(self, function: str, limit: int | None) -> None:
-        """Reserve ``limit`` instances for ``function`` (``None`` removes the reservation)."""
+    def set_reserved(self, function: str, limit: int | None, now: float) -> list[Action]:
+        """Reserve ``limit`` instances for ``function`` (``None`` removes the reservation);
+        invocations waiting for room (asynchronous ones) start if there is room now."""
         if limit is None:
             self._reserved.pop(function, None)
         else:
             self._reserved[function] = limit
+        return self._rebalance(now)
 
     def provision(self, fingerprint: str, function: str, count: int, now: float) -> list[Action]:
         """Keep ``count`` instances of the deployment initialised, work or not (0: stop
