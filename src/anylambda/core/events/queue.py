@@ -92,12 +92,12 @@ class EventQueue:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Start events as they fall due, until cancelled."""
+        """Start events as they fall due, until :meth:`stop`; then wait for the attempts
+        under way to end."""
         async with anyio.create_task_group() as tg:
-            while True:
-                if not self._stopped:
-                    for event in self._schedule.take(time.time()):
-                        tg.start_soon(self._process, event)
+            while not self._stopped:
+                for event in self._schedule.take(time.time()):
+                    tg.start_soon(self._process, event)
                 due = self._schedule.next_due()
                 with anyio.move_on_after(None if due is None else due - time.time()):
                     await self._wakeup.wait()
