@@ -82,7 +82,9 @@ def constraint_error(field: str, value: object, constraint: str) -> ValidationEr
     return validation_error([violation(field, value, constraint)])
 
 
-def _in_range(field: str, low: int, high: int) -> Callable[[Any, Any, int], None]:
+def in_range(field: str, low: int, high: int) -> Callable[[Any, Any, int], None]:
+    """An attrs validator: ``low <= value <= high``, else AWS's ``ValidationException``."""
+
     def check(_instance: object, _attribute: object, value: int) -> None:
         if value < low:
             raise constraint_error(field, value, f"have value greater than or equal to {low}")
@@ -201,9 +203,9 @@ class FunctionSettings:
     role: str = "arn:aws:iam::000000000000:role/lambda-role"
     """Execution role ARN; stored and reported, never assumed."""
     description: str = attrs.field(default="", validator=_check_description)
-    timeout: int = attrs.field(default=3, validator=_in_range("timeout", 1, 900))
+    timeout: int = attrs.field(default=3, validator=in_range("timeout", 1, 900))
     """Seconds an invocation may run before it is killed."""
-    memory_size: int = attrs.field(default=128, validator=_in_range("memorySize", 128, 10240))
+    memory_size: int = attrs.field(default=128, validator=in_range("memorySize", 128, 10240))
     """Megabytes; exported to the function, enforced by container backends."""
     environment: Mapping[str, str] = attrs.field(
         factory=dict, converter=_frozen_env, validator=_check_environment
@@ -213,7 +215,7 @@ class FunctionSettings:
         default=("x86_64",), converter=tuple, validator=_check_architectures
     )
     ephemeral_storage: int = attrs.field(
-        default=512, validator=_in_range("ephemeralStorage.size", 512, 10240)
+        default=512, validator=in_range("ephemeralStorage.size", 512, 10240)
     )
     """Megabytes of ``/tmp``."""
     layers: tuple[str, ...] = attrs.field(default=(), converter=tuple)

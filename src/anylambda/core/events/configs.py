@@ -20,7 +20,7 @@ from anylambda.core.errors import (
     LambdaError,
     ResourceNotFoundError,
 )
-from anylambda.core.models import LATEST, _in_range, constraint_error
+from anylambda.core.models import LATEST, constraint_error, in_range
 from anylambda.core.paging import page
 from anylambda.core.store.indexed import IndexedDocuments
 from anylambda.core.store.registry import Registry
@@ -75,12 +75,12 @@ class EventInvokeConfig:
     function_name: str
     qualifier: str = LATEST
     maximum_retry_attempts: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(_in_range("maximumRetryAttempts", 0, 2))
+        default=None, validator=attrs.validators.optional(in_range("maximumRetryAttempts", 0, 2))
     )
     """Retries after a function error; ``None``: AWS's default, 2."""
     maximum_event_age: int | None = attrs.field(
         default=None,
-        validator=attrs.validators.optional(_in_range("maximumEventAgeInSeconds", 60, 21600)),
+        validator=attrs.validators.optional(in_range("maximumEventAgeInSeconds", 60, 21600)),
     )
     """Seconds an event may wait to be (re)tried; ``None``: AWS's default, 6 hours."""
     destinations: Destinations = Destinations()
