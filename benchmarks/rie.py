@@ -57,14 +57,20 @@ def fetch_rie(cache_dir: Path) -> Path:
 class Rie:
     """A running RIE process (its own process group, with the runtime it starts)."""
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
         self.process = process
         self.port = port
+        self.log = log
 
     @property
     def crashed(self) -> bool:
         """Whether the emulator has exited (it panics on a second concurrent invoke)."""
         return self.process.poll() is not None
+
+    def panic(self) -> str | None:
+        """The Go panic it last logged, if any (``panic: runtime error: ...``)."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return next((line for line in reversed(lines) if line.startswith("panic: ")), None)
 
 
 @contextmanager
@@ -93,6 +99,6 @@ def running_rie(binary: Path, code_dir: Path, handler: str, log: Path) -> Iterat
             start_new_session=True,
         )
     try:
-        yield Rie(process, port)
+        yield Rie(process, port, log)
     finally:
         stop_group(process, grace=2.0)

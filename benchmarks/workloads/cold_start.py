@@ -74,11 +74,12 @@ def run(settings: Settings) -> Outcome:
     """Samples of RIE's cold start and of anylambda's, interleaved."""
     scratch = settings.scratch("cold-start")
     code = handlers.write_code(scratch / "code")
+    binary = settings.rie()
     rie: list[float] = []
     ours = ColdStarts()
 
     def start_rie() -> None:
-        with running_rie(settings.rie(), code, handlers.ECHO, scratch / "rie.log") as one:
+        with running_rie(binary, code, handlers.ECHO, scratch / "rie.log") as one:
             client.first_response(one.port, INVOKE_PATH, handlers.PAYLOAD)
 
     with running_server(

@@ -114,7 +114,7 @@ def load_rows(
 
 
 def error_note(name: str, results: Sequence[LoadResult]) -> str | None:
-    """A line naming the failed requests of ``results``, if any failed."""
+    """A line counting the errors wrk saw in ``results`` (warm-up included), if any."""
     errors: dict[str, int] = {}
     for result in results:
         for bucket in (result.errors, result.warmup_errors):
@@ -122,5 +122,5 @@ def error_note(name: str, results: Sequence[LoadResult]) -> str | None:
                 errors[kind] = errors.get(kind, 0) + count
     if not errors:
         return None
-    listed = ", ".join(f"{count} x {kind}" for kind, count in sorted(errors.items()))
-    return f"{name} failed requests: {listed}"
+    listed = ", ".join(f"{count:,} {kind}" for kind, count in sorted(errors.items()))
+    return f"{name}: wrk counted errors: {listed}"

@@ -3,7 +3,9 @@
 RIE serves one invocation at a time: a second concurrent one makes it panic
 and exit, and every request after that is refused. Each RIE run therefore
 gets a fresh emulator, and what it did (successes, failures, whether it
-crashed) is reported as measured. The same load against the stub server
+crashed and with which panic) is reported as measured; above concurrency 1
+its runs last one second, as it has crashed within milliseconds and the rest
+would only be wrk reconnecting. The same load against the stub server
 (:mod:`benchmarks.stub`), which sleeps 50 ms per request and does nothing
 else, shows how close to ideal this machine and load generator can get.
 """
@@ -46,12 +48,13 @@ def run(settings: Settings) -> Outcome:
         for level in LEVELS:
             # A burst of `level` invokes at once starts as many instances before any run.
             in_parallel(lambda _: server.invoke(FUNCTION), [FUNCTION] * level, workers=level)
-            ours, theirs, stubbed, crashes = [], [], [], 0
+            ours, theirs, stubbed, crashes = [], [], [], []
             for run in range(settings.runs):
                 progress(f"concurrency {level}, run {run + 1}/{settings.runs}")
-                result, crashed = _rie_run(settings, scratch, code, level)
+                result, crash = _rie_run(settings, code, scratch / f"rie-{level}-{run}.log", level)
                 theirs.append(result)
-                crashes += crashed
+                if crash is not None:
+                    crashes.append(crash)
                 for port, path, results in (
                     (server.port, invoke_path(FUNCTION), ours),
                     (stub, STUB_PATH, stubbed),
@@ -74,19 +77,24 @@ def run(settings: Settings) -> Outcome:
     return outcome
 
 
-def _rie_run(settings: Settings, scratch: Path, code: Path, level: int) -> tuple[LoadResult, bool]:
-    """One load run on a fresh RIE (its runtime started by one invoke first); did it crash?"""
-    with running_rie(settings.rie(), code, handlers.SLEEP, scratch / "rie.log") as rie:
+def _rie_run(
+    settings: Settings, code: Path, log: Path, level: int
+) -> tuple[LoadResult, str | None]:
+    """One load run on a fresh RIE (its runtime started by one invoke first), and how it
+    crashed, if it did."""
+    with running_rie(settings.rie(), code, handlers.SLEEP, log) as rie:
         client.first_response(rie.port, INVOKE_PATH, handlers.PAYLOAD)
         spec = LoadSpec(
             rie.port,
             INVOKE_PATH,
             handlers.PAYLOAD,
             concurrency=level,
-            duration=settings.duration,
+            duration=settings.duration if level == 1 else 1,
             warmup=0,
         )
-        return run_load(spec), rie.crashed
+        result = run_load(spec)
+        crash = (rie.panic() or "exited") if rie.crashed else None
+        return result, crash
 
 
 def _rows(
@@ -94,7 +102,7 @@ def _rows(
     ours: list[LoadResult],
     theirs: list[LoadResult],
     stubbed: list[LoadResult],
-    crashes: int,
+    crashes: list[str],
 ) -> list[Row]:
     ideal = level / handlers.SLEEP_SECONDS
     workload = f"concurrency {level}, sleep 50 ms"
@@ -111,7 +119,9 @@ def _rows(
         anylambda=shares(ours),
         peer="RIE",
         reference=shares(theirs),
-        note=f"RIE crashed in {crashes} of {len(theirs)} runs" if crashes else "",
+        note=f"RIE crashed in {len(crashes)} of {len(theirs)} runs: {crashes[0]}"
+        if crashes
+        else "",
     )
     bound = Row(
         f"concurrency.{level}.stub",

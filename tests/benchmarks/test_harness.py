@@ -94,7 +94,7 @@ def test_load_rows_leave_out_latencies_of_runs_with_no_response() -> None:
     assert throughput.reference == (0.0,)
     assert p50.anylambda == (1.0,)
     assert p50.reference == ()
-    assert error_note("RIE", theirs) == "RIE failed requests: 40 x write"
+    assert error_note("RIE", theirs) == "RIE: wrk counted errors: 40 write"
     assert error_note("anylambda", ours) is None
 
 
