@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from benchmarks.anylambda_server import AnylambdaServer
 from benchmarks.load import LoadResult
@@ -57,6 +58,7 @@ class Outcome:
 
 
 Workload = Callable[[Settings], Outcome]
+T = TypeVar("T")
 
 
 def progress(message: str) -> None:
@@ -69,6 +71,13 @@ def elapsed_ms(action: Callable[[], object]) -> float:
     start = time.perf_counter()
     action()
     return (time.perf_counter() - start) * 1000
+
+
+def in_turn(subjects: Sequence[T], run: int) -> list[T]:
+    """``subjects`` rotated by ``run``: whoever goes first changes from run to run, so that
+    none is always measured right after the same neighbour."""
+    start = run % len(subjects)
+    return [*subjects[start:], *subjects[:start]]
 
 
 def in_parallel(action: Callable[[str], object], names: Iterable[str], workers: int = 4) -> None:

@@ -26,6 +26,7 @@ from benchmarks.workloads.common import (
     Settings,
     error_note,
     in_parallel,
+    in_turn,
     load_rows,
     progress,
 )
@@ -55,10 +56,8 @@ def run(settings: Settings) -> Outcome:
                 theirs.append(result)
                 if crash is not None:
                     crashes.append(crash)
-                for port, path, results in (
-                    (server.port, invoke_path(FUNCTION), ours),
-                    (stub, STUB_PATH, stubbed),
-                ):
+                subjects = [(server.port, invoke_path(FUNCTION), ours), (stub, STUB_PATH, stubbed)]
+                for port, path, results in in_turn(subjects, run):
                     spec = LoadSpec(
                         port,
                         path,

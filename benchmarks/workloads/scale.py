@@ -10,7 +10,14 @@ from __future__ import annotations
 from benchmarks import handlers
 from benchmarks.anylambda_server import FUNCTIONS_PATH, invoke_path, running_server
 from benchmarks.load import LoadResult, LoadSpec, run_load
-from benchmarks.workloads.common import Outcome, Settings, in_parallel, load_rows, progress
+from benchmarks.workloads.common import (
+    Outcome,
+    Settings,
+    in_parallel,
+    in_turn,
+    load_rows,
+    progress,
+)
 
 SIZES = (10, 1000)
 TARGET = "fn-0000"
@@ -33,7 +40,7 @@ def run(settings: Settings) -> Outcome:
             server.invoke(TARGET)
         for run in range(settings.runs):
             progress(f"10 vs 1,000 functions, run {run + 1}/{settings.runs}")
-            for size, server in servers.items():
+            for size, server in in_turn(list(servers.items()), run):
                 for operation, method, path, body in (
                     ("list", "GET", f"{FUNCTIONS_PATH}/", b""),
                     ("invoke", "POST", invoke_path(TARGET), handlers.PAYLOAD),

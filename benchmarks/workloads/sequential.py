@@ -15,7 +15,14 @@ from benchmarks.results import Row
 from benchmarks.rie import INVOKE_PATH, running_rie
 from benchmarks.stub import PATH as STUB_PATH
 from benchmarks.stub import running_stub
-from benchmarks.workloads.common import Outcome, Settings, error_note, load_rows, progress
+from benchmarks.workloads.common import (
+    Outcome,
+    Settings,
+    error_note,
+    in_turn,
+    load_rows,
+    progress,
+)
 
 FUNCTION = "echo"
 
@@ -36,11 +43,12 @@ def run(settings: Settings) -> Outcome:
         server.invoke(FUNCTION)
         for run in range(settings.runs):
             progress(f"warm sequential, run {run + 1}/{settings.runs}")
-            for port, path, results in (
+            subjects = [
                 (rie.port, INVOKE_PATH, theirs),
                 (server.port, invoke_path(FUNCTION), ours),
                 (stub, STUB_PATH, stubbed),
-            ):
+            ]
+            for port, path, results in in_turn(subjects, run):
                 spec = LoadSpec(
                     port,
                     path,

@@ -16,7 +16,7 @@ from benchmarks.report import render, spread_text, to_json
 from benchmarks.results import Row
 from benchmarks.stats import Spread, percentile
 from benchmarks.targets import evaluate
-from benchmarks.workloads.common import error_note, load_rows
+from benchmarks.workloads.common import error_note, in_turn, load_rows
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,6 +47,15 @@ def test_row_ratio_is_of_medians_and_needs_both_sides() -> None:
     assert (row.value, row.peer_value, row.ratio) == (2.0, 4.0, 0.5)
     assert Row("k", "w", "m", "ms", (1.0,)).ratio is None
     assert Row("k", "w", "m", "ms", (), "stub", (1.0,)).ratio is None
+
+
+def test_in_turn_rotates_who_goes_first() -> None:
+    assert [in_turn("abc", run) for run in range(4)] == [
+        ["a", "b", "c"],
+        ["b", "c", "a"],
+        ["c", "a", "b"],
+        ["a", "b", "c"],
+    ]
 
 
 def test_lua_script_escapes_every_byte_of_the_request() -> None:
