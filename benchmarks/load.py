@@ -58,7 +58,7 @@ class LoadResult:
     throughput: float
     """Successful requests per second."""
     p50_ms: float | None
-    """Latency of the responses (None if there was none)."""
+    """Latency of the responses, as wrk times them (None if none succeeded)."""
     p99_ms: float | None
     errors: dict[str, int] = field(default_factory=dict)
     """Failed requests by kind: connect, read, write, timeout, status (non-2xx/3xx)."""
@@ -90,12 +90,11 @@ def parse_report(stdout: str) -> LoadResult:
     report = json.loads(line)
     errors = {k: report[k] for k in ("connect", "read", "write", "timeout", "status") if report[k]}
     ok = report["requests"] - report["status"]
-    answered = report["requests"] > 0
     return LoadResult(
         ok=ok,
         throughput=ok / (report["duration_us"] / 1e6) if report["duration_us"] else 0.0,
-        p50_ms=report["p50_us"] / 1000 if answered else None,
-        p99_ms=report["p99_us"] / 1000 if answered else None,
+        p50_ms=report["p50_us"] / 1000 if ok else None,
+        p99_ms=report["p99_us"] / 1000 if ok else None,
         errors=errors,
     )
 
