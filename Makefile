@@ -1,4 +1,4 @@
-# anylambda: make run · make test · make lint · make images
+# anylambda: make run · make test · make lint · make images · make bench
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Engines `make images` builds for: docker, and podman when it is installed.
 IMAGE_ENGINES ?= docker $(if $(shell command -v podman 2>/dev/null),podman)
 
-.PHONY: run test lint images clean
+.PHONY: run test lint images bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,16 @@ images: $(STAMP)
 	@for engine in $(IMAGE_ENGINES); do \
 		$(BIN)/anylambda images build --engine $$engine || exit 1; \
 	done
+
+## make bench: benchmarks against AWS's RIE; prints a table, writes JSON to $(BENCH_JSON)
+## (installs wrk with apt when missing; BENCH_ARGS="--quick" or "--only sequential" ...)
+BENCH_JSON ?= benchmarks/results/latest.json
+SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python -m benchmarks --json $(BENCH_JSON) $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
