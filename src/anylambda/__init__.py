@@ -14,6 +14,7 @@ from anylambda.core.errors import (
     LambdaError,
     LaunchError,
     PreconditionFailedError,
+    PreparationError,
     RequestTooLargeError,
     ResourceConflictError,
     ResourceNotFoundError,
@@ -21,7 +22,7 @@ from anylambda.core.errors import (
     TooManyRequestsError,
     ValidationError,
 )
-from anylambda.core.interfaces import Backend, Frontend, InstanceHandle
+from anylambda.core.interfaces import Backend, Frontend, InstanceHandle, Preparation
 from anylambda.core.models import (
     ExitStatus,
     FunctionConfig,
@@ -54,6 +55,8 @@ __all__ = [
     "LaunchError",
     "LaunchSpec",
     "PreconditionFailedError",
+    "Preparation",
+    "PreparationError",
     "RequestTooLargeError",
     "ResourceConflictError",
     "ResourceNotFoundError",
