@@ -1,18 +1,15 @@
 """Missing images pulled when a function needs them.
 
 No registry is reachable here, so the pulls that succeed or take long run against an
-engine stand-in (:class:`StandInEngine`, an :class:`Engine` whose pull the test
+engine stand-in (:class:`~tests.backends.stand_in.StandInEngine`, whose pull the test
 controls), at the unit level. The real engines' side is in
 ``test_container_isolation.py``: an image no registry serves is refused at create time.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
@@ -27,6 +24,7 @@ from anylambda.core.errors import (
     PreparationError,
 )
 from anylambda.core.models import CodeRef, FunctionConfig, FunctionSettings, RuntimeRecipe
+from tests.backends.stand_in import StandInEngine
 
 RECIPE = RuntimeRecipe("python3.12", "python", "public.ecr.aws/lambda/python:3.12")
 #: Seconds a test waits for a pull's thread.
@@ -51,47 +49,6 @@ SETTLE = 10.0
 )
 def test_pullable(image: str, expected: bool) -> None:
     assert pullable(image) is expected
-
-
-class StandInEngine(base.Engine):
-    """An engine with images in memory whose pulls wait for the test (or fail)."""
-
-    title = "stand-in engine"
-    backend = "standin"
-    env_var = "STANDIN_HOST"
-    default_url = "unix:///nowhere"
-    start_hint = build_hint = "nothing"
-
-    def __init__(self, base_url: str | None = None) -> None:
-        super().__init__(base_url)
-        self.images: set[str] = set()
-        self.release = threading.Event()
-        self.pull_error: str | None = None
-        self.pull_ended = threading.Event()
-
-    def pull_image(self, image: str, deadline: float) -> None:
-        try:
-            while not self.release.wait(0.01):
-                base.check_pull_message(self.title, image, {}, deadline)
-            base.check_pull_message(self.title, image, {"error": self.pull_error}, deadline)
-            self.images.add(image)
-        finally:
-            self.pull_ended.set()
-
-    def inspect_image(self, image: str) -> Mapping[str, Any]:
-        if image not in self.images:
-            raise base.NotFoundError(f"No such image: {image}")
-        return {"Config": {"Entrypoint": ["/lambda-entrypoint.sh"], "Cmd": ["app.handler"]}}
-
-    def sdk_errors(self) -> base.SdkErrors:
-        return base.NO_SDK_ERRORS
-
-    def _unused(self, *args: object) -> Any:
-        raise AssertionError("not used by these tests")
-
-    open = close = list_containers = remove = inspect_network = _unused
-    create_internal_network = create = attach = start = exit_state = _unused
-    pause = unpause = blames_the_function = _unused
 
 
 class StandInBackend(ContainerBackend):

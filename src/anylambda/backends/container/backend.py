@@ -31,6 +31,7 @@ import anyio.lowlevel
 from anylambda.backends.container.engine import ConflictError, Engine, NotFoundError, explain
 from anylambda.backends.container.handle import ContainerHandle
 from anylambda.backends.container.labels import MANAGED_LABEL, managed_filter, server_id
+from anylambda.backends.container.leftovers import Leftovers
 from anylambda.backends.container.network import check_bindable, gateway_of
 from anylambda.backends.container.opt import merge_layers, merged_dir, opt_dir
 from anylambda.backends.container.pipe import OutputPipe, remove_pipes
@@ -84,6 +85,8 @@ class ContainerBackend:
         #: Where the code store unpacks layers, and where several are merged into one /opt.
         self.blobs = BlobStore(config.data_dir)
         self.opt_root = config.data_dir / "opt"
+        #: Containers to remove once the engine answers again (it was away when they ended).
+        self.leftovers = Leftovers(self.engine)
         self._gateway: str | None = None
         self._images: dict[str, ImageConfig] = {}
 
@@ -244,7 +247,9 @@ class ContainerBackend:
     # --- instances --------------------------------------------------------------------------
 
     async def launch(self, spec: LaunchSpec) -> ContainerHandle:
-        """Create the container, attach to its output, start it."""
+        """Remove leftovers, if any; create the container, attach to its output, start it."""
+        if self.leftovers:
+            await self.leftovers.remove()
         image = self.image_for(spec.function, spec.recipe)
         image_config = self._images.get(image) or await self._inspect(image)
         redirect = redirectable(spec.function.settings, image_config)
@@ -262,7 +267,9 @@ class ContainerBackend:
         memory_size = spec.function.settings.memory_size
         # Shielded: a launch cancelled halfway must not leave a container running unseen.
         with anyio.CancelScope(shield=True):
-            handle = await self.engine.run(start_container, self.engine, run, memory_size, pipes)
+            handle = await self.engine.run(
+                start_container, self.engine, run, memory_size, self.leftovers, pipes
+            )
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
@@ -277,12 +284,14 @@ class ContainerBackend:
         await handle.remove()
 
     async def aclose(self) -> None:
-        """Close the engine client."""
+        """Remove leftovers if the engine answers now; close the engine client."""
+        if self.leftovers:
+            await self.leftovers.remove()
         await self.engine.aclose()
 
 
 def start_container(
-    engine: Engine, run: RunSpec, memory_size: int, pipes: Path | None
+    engine: Engine, run: RunSpec, memory_size: int, leftovers: Leftovers, pipes: Path | None
 ) -> ContainerHandle:
     """Create, attach, start (blocking); undo what was done if a step fails."""
     pipe = OutputPipe(pipes) if pipes is not None else None
@@ -290,7 +299,7 @@ def start_container(
     try:
         container_id = engine.create(run)
         attached = engine.attach(container_id)
-        handle = ContainerHandle(engine, container_id, attached, memory_size, pipe)
+        handle = ContainerHandle(engine, container_id, attached, memory_size, leftovers, pipe)
         engine.start(container_id)
     except Exception as exc:
         for resource in (attached.stream if attached else None, pipe):
