@@ -1,19 +1,21 @@
 """A container engine of a test's own, to restart at will without disturbing other tests.
 
 The machine's engines serve every other test (and other work) at once, so a test that
-restarts an engine starts its own: ``dockerd`` with its own data root, exec root and
-socket, and no bridge or iptables rules (its containers use the host's network), or
-a Podman service with its own storage. It is started the way ``.ci/run`` starts the
-machine's (a plain process in a session of its own), stopped with SIGTERM, and only
-ever this test's process is signalled. The Podman service keeps the machine's
-``/run/libpod`` (where its lock segment is marked as set up): with one of its own it
-would take the machine for freshly booted and reset the locks the two share.
+restarts an engine starts its own: ``dockerd`` with its own data root, exec root,
+socket and bridge (made here: with ``--bridge=none`` dockerd would delete the host's
+``docker0``, the machine's engine's), and no iptables rules (its containers use the
+host's network), or a Podman service with its own storage. It is started the way
+``.ci/run`` starts the machine's (a plain process in a session of its own), stopped
+with SIGTERM, and only ever this test's process is signalled. The Podman service keeps
+the machine's ``/run/libpod`` (where its lock segment is marked as set up): with one of
+its own it would take the machine for freshly booted and reset the locks the two share.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -43,6 +45,10 @@ class PrivateEngine:
     cli: list[str]
     """The engine's CLI pointed at this engine."""
     url: str
+    setup: list[list[str]] = attrs.Factory(list)
+    """Commands run before the engine first starts (e.g. making its bridge)."""
+    teardown: list[list[str]] = attrs.Factory(list)
+    """Commands run after it last stops, to undo :attr:`setup`."""
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -122,17 +128,31 @@ class PrivateEngine:
 
 def _docker(root: Path) -> PrivateEngine:
     socket = root / "docker.sock"
+    bridge = root.name  # al-XXXXXXXX: unique, and short enough for an interface name
+    subnet = f"10.{random.randrange(100, 250)}.{random.randrange(256)}.1/24"
     command = [
         "dockerd",
         f"--data-root={root / 'data'}",
         f"--exec-root={root / 'x'}",  # short: containerd's socket paths live under it
         f"--pidfile={root / 'docker.pid'}",
         f"--host=unix://{socket}",
-        "--bridge=none",
+        f"--bridge={bridge}",
         "--iptables=false",
     ]
     url = f"unix://{socket}"
-    return PrivateEngine("docker", root, command, ["docker", "--host", url], url)
+    return PrivateEngine(
+        "docker",
+        root,
+        command,
+        ["docker", "--host", url],
+        url,
+        setup=[
+            ["ip", "link", "add", bridge, "type", "bridge"],
+            ["ip", "addr", "add", subnet, "dev", bridge],
+            ["ip", "link", "set", bridge, "up"],
+        ],
+        teardown=[["ip", "link", "delete", bridge]],
+    )
 
 
 def _podman(root: Path) -> PrivateEngine:
@@ -148,10 +168,14 @@ def private_engine(backend: str) -> Iterator[PrivateEngine]:
     root = Path(tempfile.mkdtemp(prefix="al-", dir="/tmp"))  # short, for socket paths
     engine = (_docker if backend == "docker" else _podman)(root)
     try:
+        for command in engine.setup:
+            subprocess.run(command, capture_output=True, timeout=30, check=True)
         engine.start()
         yield engine
     finally:
         engine.stop()
+        for command in engine.teardown:
+            subprocess.run(command, capture_output=True, timeout=30, check=False)
         _unmount_under(root)
         shutil.rmtree(root, ignore_errors=True)
 
