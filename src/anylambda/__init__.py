@@ -14,6 +14,7 @@ from anylambda.core.errors import (
     LambdaError,
     LaunchError,
     PreconditionFailedError,
+    PreparationError,
     RequestTooLargeError,
     ResourceConflictError,
     ResourceNotFoundError,
@@ -22,7 +23,7 @@ from anylambda.core.errors import (
     ValidationError,
 )
 from anylambda.core.events import Destinations, EventInvokeConfig
-from anylambda.core.interfaces import Backend, Frontend, InstanceHandle
+from anylambda.core.interfaces import Backend, Frontend, InstanceHandle, Preparation
 from anylambda.core.models import (
     ExitStatus,
     FunctionConfig,
@@ -57,6 +58,8 @@ __all__ = [
     "LaunchError",
     "LaunchSpec",
     "PreconditionFailedError",
+    "Preparation",
+    "PreparationError",
     "RequestTooLargeError",
     "ResourceConflictError",
     "ResourceNotFoundError",

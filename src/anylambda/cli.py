@@ -23,7 +23,7 @@ work against it unchanged: point them at the server with --endpoint-url.
 """
 
 IMAGES_DESCRIPTION = """\
-Build the runtime images with no registry: a Debian rootfs made with debootstrap
+Build the runtime images with no registry: a Debian or Ubuntu rootfs made with debootstrap
 (cached), the AWS base images' layout laid over it, imported into Docker or
 Podman and tagged like AWS's (public.ecr.aws/lambda/python:3.11, ...). An image
 whose label anylambda.recipe matches its recipe is left alone.
@@ -93,7 +93,11 @@ def _add_images_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     _add_image_options(build)
     build.add_argument("--force", action="store_true", help="rebuild even if the image is current")
     build.add_argument(
-        "--mirror", help="Debian mirror for debootstrap (default http://deb.debian.org/debian)"
+        "--mirror",
+        action="append",
+        metavar="[DISTRIBUTION=]URL",
+        help="a mirror for debootstrap instead of http://deb.debian.org/debian (debian, the "
+        "default) or http://archive.ubuntu.com/ubuntu (ubuntu); repeatable",
     )
     build.add_argument(
         "--cache-dir",
@@ -198,13 +202,24 @@ def _images(args: argparse.Namespace) -> int:
                 engine,
                 cache_dir,
                 force=args.force,
-                mirror=args.mirror or images.DEFAULT_MIRROR,
+                mirrors=_mirrors(args.mirror or []),
             )
             print(result.describe(), flush=True)
     except images.ImageBuildError as exc:
         print(f"anylambda images: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _mirrors(values: list[str]) -> dict[str, str]:
+    """``--mirror`` values as distribution name -> URL; a bare URL is Debian's."""
+    found = {}
+    for value in values:
+        name, named, url = value.partition("=")
+        if not named or "/" in name:
+            name, url = "debian", value
+        found[name] = url
+    return found
 
 
 async def _serve(config: Config) -> None:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.backends.container_support import invoke
-from tests.support import ROLE, make_zip, unavailable
+from tests.support import make_zip
 
 pytestmark = pytest.mark.acceptance
 
@@ -108,44 +108,3 @@ def test_container_killed_mid_invocation_is_exit_error(container_lambda, engine,
     assert "signal: killed" in body["errorMessage"]
     assert json.loads(invoke(container_lambda, name, {"seconds": 0})["Body"])["host"] != host
     assert engine.gone(host)
-
-
-#: runtime -> (image, handler, code, version prefix) of the Debian trixie images.
-VERSION_HANDLERS = {
-    "python3.13": (
-        "public.ecr.aws/lambda/python:3.13",
-        "app.handler",
-        {"app.py": "import os, sys\n"
-         "def handler(event, context):\n"
-         "    return {'echo': event, 'uid': os.getuid(),\n"
-         "            'version': '%d.%d' % sys.version_info[:2]}\n"},
-        "3.13",
-    ),
-    "nodejs20.x": (
-        "public.ecr.aws/lambda/nodejs:20",
-        "index.handler",
-        {"index.js": "exports.handler = async (event) =>\n"
-         "  ({ echo: event, uid: process.getuid(), version: process.version });\n"},
-        "v20.",
-    ),
-}  # fmt: skip
-
-
-@pytest.mark.parametrize("runtime", list(VERSION_HANDLERS))
-def test_trixie_runtimes_round_trip(container_lambda, engine, function_name, runtime):
-    """The Debian trixie images (python3.13, nodejs20.x) serve their runtimes on the server."""
-    image, handler, files, version = VERSION_HANDLERS[runtime]
-    if not engine.has_image(image):
-        unavailable(f"the image {image} is not on {engine.backend}: run `make images`")
-    name = f"{function_name}-{runtime.replace('.', '-')}"[:64]
-    container_lambda.create_function(
-        FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE,
-        Code={"ZipFile": make_zip(files)},
-    )  # fmt: skip
-    response = invoke(container_lambda, name, {"hello": runtime})
-    assert response["StatusCode"] == 200
-    assert "FunctionError" not in response, response["Body"]
-    body = json.loads(response["Body"])
-    assert body["echo"] == {"hello": runtime}
-    assert body["uid"] == 993
-    assert body["version"].startswith(version)

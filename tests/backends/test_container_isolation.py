@@ -11,6 +11,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
+from anylambda.backends.container.pull import PULL_WAIT
 from tests.backends.container_support import PYTHON_IMAGE, create_python, invoke
 from tests.support import ROLE, running_server
 
@@ -125,17 +126,28 @@ def test_entrypoint_that_cannot_run_is_invalid_entrypoint(
         engine.remove_image(image)
 
 
-def test_missing_image_is_refused_at_create(container_lambda, function_name):
+@pytest.mark.parametrize(
+    ("image", "why"),
+    [
+        # No registry is reachable here: the pull fails at once (DNS), the create with it.
+        ("anylambda-test-image:does-not-exist", "pulling it failed"),
+        ("localhost/anylambda-test-image:does-not-exist", "no registry could serve that name"),
+    ],
+    ids=["pull-fails", "local-name"],
+)
+def test_missing_image_is_refused_at_create(container_server, function_name, image, why):
+    # Bounded: a create that waited for a pull longer than the backend's wait would time out.
+    client = container_server.client(read_timeout=PULL_WAIT + 30)
     with pytest.raises(ClientError) as exc:
-        container_lambda.create_function(
-            FunctionName=function_name,
-            PackageType="Image",
-            Code={"ImageUri": "anylambda-test-image:does-not-exist"},
-            Role=ROLE,
+        client.create_function(
+            FunctionName=function_name, PackageType="Image", Code={"ImageUri": image}, Role=ROLE
         )
     error = exc.value.response["Error"]
     assert error["Code"] == "InvalidParameterValueException"
-    assert "anylambda-test-image:does-not-exist" in error["Message"]
+    assert image in error["Message"]
+    assert why in error["Message"]
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        client.get_function(FunctionName=function_name)
 
 
 def test_network_none_reaches_the_server_and_nothing_beyond(engine, own_server):

@@ -39,6 +39,7 @@ from anylambda.core.models import (
     CodeRef,
     FunctionConfig,
     FunctionSettings,
+    FunctionState,
     InvocationType,
     InvokeRequest,
     InvokeResult,
@@ -898,6 +899,30 @@ def test_every_function_configuration_key_is_in_the_model() -> None:
     )
     shape = function_configuration(config, "arn")
     assert {"Environment", "Layers", "StateReason"} <= set(shape)
+    assert_fits(shape, output_member("GetFunction", "Configuration"), "FunctionConfiguration")
+
+
+@pytest.mark.parametrize(
+    ("state", "code", "last_update"),
+    [
+        (FunctionState.PENDING, "Creating", "InProgress"),
+        (FunctionState.FAILED, "ImageAccessDenied", "Failed"),
+    ],
+)
+def test_a_function_being_prepared_reports_its_state_as_aws_does(
+    state: FunctionState, code: str, last_update: str
+) -> None:
+    settings = FunctionSettings(package_type="Image", image_uri="registry.example/app:1")
+    code_ref = CodeRef("ab" * 32, 0)
+    config = FunctionConfig(
+        "fn", settings, code_ref, state=state, state_reason="why", state_reason_code=code
+    )
+    shape = function_configuration(config, "arn")
+    assert (shape["State"], shape["StateReasonCode"], shape["LastUpdateStatus"]) == (
+        state.value,
+        code,
+        last_update,
+    )
     assert_fits(shape, output_member("GetFunction", "Configuration"), "FunctionConfiguration")
 
 

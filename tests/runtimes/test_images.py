@@ -34,6 +34,7 @@ from anylambda.runtimes.images import (
     Wheels,
     build_image,
     builtin_recipes,
+    debian,
     plan,
     recipe_hash,
     select_recipes,
@@ -100,7 +101,7 @@ def test_hash_covers_file_content_not_its_host_path(tmp_path: Path) -> None:
         {"workdir": "/srv"},
         {"entrypoint": ("/other",)},
         {"rootfs": RootfsSpec(packages=("python3", "bash", "curl"))},
-        {"rootfs": RootfsSpec(packages=("python3", "bash"), suite="trixie")},
+        {"rootfs": RootfsSpec(packages=("python3", "bash"), distribution=debian("trixie"))},
         {"rootfs": RootfsSpec(packages=("python3",), wheels=Wheels(("x==1",), "3.11"))},
     ],
     ids=["env", "cmd", "workdir", "entrypoint", "packages", "suite", "wheels"],
@@ -136,7 +137,7 @@ def test_rootfs_is_shared_by_package_set_in_any_order(tmp_path: Path) -> None:
 
 def test_rootfs_cache_key_includes_the_suite(tmp_path: Path) -> None:
     bookworm = RootfsSpec(packages=("python3",))
-    trixie = RootfsSpec(packages=("python3",), suite="trixie")
+    trixie = RootfsSpec(packages=("python3",), distribution=debian("trixie"))
     assert bookworm.key().startswith("bookworm-minbase-")
     assert trixie.key().startswith("trixie-minbase-")
     assert bookworm.key().removeprefix("bookworm-") != trixie.key().removeprefix("trixie-")
@@ -144,20 +145,26 @@ def test_rootfs_cache_key_includes_the_suite(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("recipe", "suite", "tags"),
+    ("recipe", "release", "tags"),
     [
-        (python_recipe("3.11"), "bookworm", ("python:3.11", "python:3.11-x86_64")),
-        (python_recipe("3.13"), "trixie", ("python:3.13", "python:3.13-x86_64")),
-        (nodejs_recipe(18), "bookworm", ("nodejs:18", "nodejs:18-x86_64")),
-        (nodejs_recipe(20), "trixie", ("nodejs:20", "nodejs:20-x86_64")),
+        (python_recipe("3.9"), "debian bullseye", ("python:3.9", "python:3.9-x86_64")),
+        (python_recipe("3.10"), "ubuntu jammy", ("python:3.10", "python:3.10-x86_64")),
+        (python_recipe("3.11"), "debian bookworm", ("python:3.11", "python:3.11-x86_64")),
+        (python_recipe("3.12"), "ubuntu noble", ("python:3.12", "python:3.12-x86_64")),
+        (python_recipe("3.13"), "debian trixie", ("python:3.13", "python:3.13-x86_64")),
+        (python_recipe("3.14"), "ubuntu resolute", ("python:3.14", "python:3.14-x86_64")),
+        (nodejs_recipe(18), "debian bookworm", ("nodejs:18", "nodejs:18-x86_64")),
+        (nodejs_recipe(20), "debian trixie", ("nodejs:20", "nodejs:20-x86_64")),
+        (nodejs_recipe(22), "debian bookworm", ("nodejs:22", "nodejs:22-x86_64")),
     ],
     ids=lambda value: value.name if isinstance(value, ImageRecipe) else None,
 )
-def test_each_version_comes_from_the_debian_release_that_ships_it(
-    recipe: ImageRecipe, suite: str, tags: tuple[str, ...]
+def test_each_version_comes_from_the_release_that_ships_it(
+    recipe: ImageRecipe, release: str, tags: tuple[str, ...]
 ) -> None:
-    assert recipe.rootfs.suite == suite
-    assert recipe.rootfs.key().startswith(f"{suite}-")
+    distribution = recipe.rootfs.distribution
+    assert f"{distribution.name} {distribution.suite}" == release
+    assert recipe.rootfs.key().startswith(f"{distribution.suite}-")
     assert recipe.tags == tuple(f"public.ecr.aws/lambda/{tag}" for tag in tags)
     assert recipe in builtin_recipes()
 
@@ -169,16 +176,16 @@ def test_python_wheels_are_for_the_images_interpreter() -> None:
     assert any(r.startswith("awslambdaric==") for r in wheels.requirements)
 
 
-def test_trixie_and_bookworm_images_share_no_rootfs() -> None:
+def test_images_share_no_rootfs() -> None:
     keys = [recipe.rootfs.key() for recipe in builtin_recipes()]
     assert len(keys) == len(set(keys))
 
 
-def test_a_version_no_debian_release_ships_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"Python 3\.12 \(known: 3\.11, 3\.13\)"):
-        python_recipe("3.12")
-    with pytest.raises(ValueError, match=r"Node\.js 22"):
-        nodejs_recipe(22)
+def test_a_version_no_recipe_knows_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"Python 3\.8 \(known: 3\.9, 3\.10, .*, 3\.14\)"):
+        python_recipe("3.8")
+    with pytest.raises(ValueError, match=r"Node\.js 16 \(known: 18, 20, 22\)"):
+        nodejs_recipe(16)
 
 
 def test_image_paths_must_be_absolute(tmp_path: Path) -> None:

@@ -51,6 +51,20 @@ class InvalidParameterValueError(LambdaError):
     status = 400
 
 
+class PreparationError(InvalidParameterValueError):
+    """A backend could not make a function runnable (e.g. its image could not be pulled).
+
+    Raised while the function is created, the client receives it; raised by the work a
+    backend finishes in the background, the function's ``State`` becomes ``Failed`` with
+    this message as ``StateReason`` and :attr:`reason_code` as ``StateReasonCode``.
+    """
+
+    def __init__(self, message: str, reason_code: str = "InvalidConfiguration") -> None:
+        super().__init__(message)
+        #: AWS's ``StateReasonCode``, e.g. ``ImageAccessDenied``.
+        self.reason_code = reason_code
+
+
 class InvalidRequestContentError(LambdaError):
     """The request body could not be parsed (e.g. an Invoke payload that is not JSON)."""
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import attrs
+
 from anylambda.core.models import ExitStatus, FunctionConfig, LaunchSpec, RuntimeRecipe
 
 if TYPE_CHECKING:
@@ -46,6 +48,25 @@ class InstanceHandle(Protocol):
         """
 
 
+@attrs.frozen
+class Preparation:
+    """What ``Backend.validate`` returns for a function it can run only after slow work.
+
+    The core runs :attr:`finish` in the runtime's task group. If it is done within
+    :attr:`wait` seconds, the request that created or updated the function gets the
+    function ``Active`` (or ``finish``'s error); otherwise the function is stored
+    ``Pending`` (``StateReason`` :attr:`reason`, ``StateReasonCode`` ``Creating``) and
+    becomes ``Active``, or ``Failed``, when ``finish`` ends. See docs/plugins.md.
+    """
+
+    reason: str
+    """The ``StateReason`` while the function is ``Pending``."""
+    finish: Callable[[], Awaitable[None]]
+    """Does the work; its time must be bounded. Raise ``PreparationError`` to fail the function."""
+    wait: float = 0.0
+    """Seconds the creating or updating request waits for :attr:`finish`."""
+
+
 class Backend(Protocol):
     """Runs instances of functions: processes, containers, pods."""
 
@@ -54,8 +75,11 @@ class Backend(Protocol):
     #: The address instances can reach the server on; each Runtime API binds here.
     runtime_api_host: str
 
-    async def validate(self, function: FunctionConfig, recipe: RuntimeRecipe | None) -> None:
-        """Refuse (``InvalidParameterValueError``) a function this backend cannot run."""
+    async def validate(
+        self, function: FunctionConfig, recipe: RuntimeRecipe | None
+    ) -> Preparation | None:
+        """Refuse (``InvalidParameterValueError``) a function this backend cannot run; return a
+        :class:`Preparation` for one it can run only after slow work (an image pull)."""
 
     async def prepare(self, function: FunctionConfig, recipe: RuntimeRecipe | None) -> None:
         """Make a deployment launchable (pull or build an image); called once per fingerprint."""

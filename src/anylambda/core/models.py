@@ -278,6 +278,8 @@ class FunctionConfig:
     """Changes on every update; used for optimistic concurrency."""
     state: FunctionState = FunctionState.ACTIVE
     state_reason: str | None = None
+    state_reason_code: str | None = None
+    """AWS's ``StateReasonCode``: ``Creating`` while ``Pending``, why when ``Failed``."""
 
 
 class InvocationType(Enum):

@@ -54,7 +54,7 @@ from anylambda.core.errors import (
 from anylambda.core.events import EventInvokeConfigs, EventQueue
 from anylambda.core.events.destinations import LambdaDestination
 from anylambda.core.instance import InstanceRecord
-from anylambda.core.interfaces import Backend
+from anylambda.core.interfaces import Backend, Preparation
 from anylambda.core.invocation import (
     FunctionFailure,
     Invocation,
@@ -81,6 +81,7 @@ from anylambda.core.models import (
     check_function_name,
 )
 from anylambda.core.paging import page
+from anylambda.core.pending import Preparations, check_invocable, check_settled
 from anylambda.core.permissions import Permissions
 from anylambda.core.plugins import Plugins, make_plugin_manager
 from anylambda.core.pool import Pool
@@ -143,6 +144,8 @@ class Runtime:
         self.urls: FunctionUrls
         #: Lambda layers: publish, list, delete, permissions (set when the runtime starts).
         self.layers: Layers
+        #: Backends' slow preparations of functions (Pending until done).
+        self.preparations: Preparations
         self._stack = AsyncExitStack()
         self._tg: anyio.abc.TaskGroup
         self._catalog: Catalog
@@ -227,6 +230,8 @@ class Runtime:
         await self.backend.reap_stale()
         self._tg = await self._stack.enter_async_context(anyio.create_task_group())
         self._tg.start_soon(self._tick)
+        self.preparations = Preparations(self._catalog, self._control, self._tg, self._validate)
+        self._tg.start_soon(self.preparations.resume)
         self.concurrency = Concurrency(
             registry, self._catalog, self.pool, self.apply, self._prepare
         )
@@ -284,7 +289,7 @@ class Runtime:
                 FunctionConfig(name=name, settings=settings, code=code, layers=layers)
             )
             try:
-                await self._validate(config)
+                config = await self.preparations.admit(config, await self._validate(config))
             except LambdaError:
                 await self._discard_code(code)
                 raise
@@ -319,6 +324,7 @@ class Runtime:
         """Replace the code of ``$LATEST`` (UpdateFunctionCode)."""
         async with self._control:
             entry = self._resolve_latest(function_name, revision_id)
+            check_settled(entry.config)
             code = await self._store_code(zip_bytes)
             return await self._replace(entry, attrs.evolve(entry.config, code=code))
 
@@ -329,10 +335,11 @@ class Runtime:
         ``revision_id`` when one is given."""
         async with self._control:
             entry = self._resolve_latest(function_name, revision_id)
+            check_settled(entry.config)
             settings = attrs.evolve(entry.config.settings, **changes)
             layers = self.layers.attach(settings.layers, entry.config.layers)
             updated = attrs.evolve(entry.config, settings=settings, layers=layers)
-            await self._validate(updated)
+            updated = await self.preparations.admit(updated, await self._validate(updated))
             return await self._replace(entry, updated)
 
     async def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
@@ -372,6 +379,7 @@ class Runtime:
         """
         async with self._control:
             latest = self._resolve_latest(function_name, revision_id).config
+            check_settled(latest)
             if code_sha256 is not None and code_sha256 != latest.code.base64_sha256:
                 raise InvalidParameterValueError(
                     f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in "
@@ -449,7 +457,8 @@ class Runtime:
         ):
             await anyio.to_thread.run_sync(self._blobs.remove, code.sha256)
 
-    async def _validate(self, config: FunctionConfig) -> None:
+    async def _validate(self, config: FunctionConfig) -> Preparation | None:
+        """The backend's answer (``Backend.validate``) for a function the core accepts."""
         settings = config.settings
         recipe = None
         if settings.package_type == "Zip":
@@ -464,7 +473,7 @@ class Runtime:
                     f"The runtime parameter of {settings.runtime} is not supported by this server. "
                     f"Supported runtimes: {', '.join(sorted(self.recipes))}"
                 )
-        await self.backend.validate(config, recipe)
+        return await self.backend.validate(config, recipe)
 
     async def _replace(self, entry: Entry, updated: FunctionConfig) -> FunctionConfig:
         updated = _stamped(updated)
@@ -513,6 +522,7 @@ class Runtime:
             request = attrs.evolve(request, payload=b"{}")  # AWS delivers {} when there is none
         ref = parse_function_ref(request.function_name, request.qualifier)
         entry = self._catalog.resolve(ref, draw=random.random())
+        check_invocable(entry.config)
         version = entry.config.version
         if request.invocation_type is InvocationType.DRY_RUN:
             return InvokeResult(

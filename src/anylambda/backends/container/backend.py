@@ -8,7 +8,8 @@ on a read-only root filesystem with no capabilities, a size-limited ``/tmp``,
 a memory limit of MemorySize without swap, CPU weight proportional to memory
 and a pids limit. It reaches its Runtime API on the host's address on the
 container network (the bridge gateway), where the core binds each instance's
-listener.
+listener. An image missing from the engine is pulled when a function needs it,
+if a registry could serve it (:mod:`.pull`).
 
 A backend is a subclass naming its engine (:attr:`ContainerBackend.engine_type`).
 What the core decides (when to start or stop an instance, timeouts, logs)
@@ -18,6 +19,7 @@ stays in the core; this module creates, watches and removes containers.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,9 +31,11 @@ import anyio.lowlevel
 from anylambda.backends.container.engine import ConflictError, Engine, NotFoundError, explain
 from anylambda.backends.container.handle import ContainerHandle
 from anylambda.backends.container.labels import MANAGED_LABEL, managed_filter, server_id
+from anylambda.backends.container.leftovers import Leftovers
 from anylambda.backends.container.network import check_bindable, gateway_of
 from anylambda.backends.container.opt import merge_layers, merged_dir, opt_dir
 from anylambda.backends.container.pipe import OutputPipe, remove_pipes
+from anylambda.backends.container.pull import PULL_FAILED, PULL_TIMEOUT, PULL_WAIT, pullable
 from anylambda.backends.container.spec import (
     ISOLATED_NETWORK,
     ULIMITS,
@@ -47,8 +51,10 @@ from anylambda.core.errors import (
     ConfigurationError,
     InvalidParameterValueError,
     LaunchError,
+    PreparationError,
     ResourceConflictError,
 )
+from anylambda.core.interfaces import Preparation
 from anylambda.core.models import FunctionConfig, LaunchSpec, LayerRef, RuntimeRecipe
 from anylambda.core.store.blobs import BlobStore
 
@@ -79,6 +85,8 @@ class ContainerBackend:
         #: Where the code store unpacks layers, and where several are merged into one /opt.
         self.blobs = BlobStore(config.data_dir)
         self.opt_root = config.data_dir / "opt"
+        #: Containers to remove once the engine answers again (it was away when they ended).
+        self.leftovers = Leftovers(self.engine)
         self._gateway: str | None = None
         self._images: dict[str, ImageConfig] = {}
 
@@ -149,15 +157,39 @@ class ContainerBackend:
 
     # --- functions --------------------------------------------------------------------------
 
-    async def validate(self, function: FunctionConfig, recipe: RuntimeRecipe | None) -> None:
-        """Refuse what cannot run here: a missing image."""
+    async def validate(
+        self, function: FunctionConfig, recipe: RuntimeRecipe | None
+    ) -> Preparation | None:
+        """Accept a function whose image is on the engine; pull a missing one a registry could
+        serve (the function ``Pending`` while that takes long); refuse the rest."""
         image = self.image_for(function, recipe)
-        if not await self._image_present(image):
+        if await self._image_present(image):
+            return None
+        if not pullable(image):
             raise InvalidParameterValueError(self._missing_image(function, image))
+        return Preparation(
+            reason=f"Pulling the image {image}.",
+            finish=functools.partial(self._pull, function, image),
+            wait=PULL_WAIT,
+        )
+
+    async def _pull(self, function: FunctionConfig, image: str) -> None:
+        """Pull ``image``; a failure is ``PreparationError`` saying why and what to do."""
+        try:
+            with anyio.fail_after(PULL_TIMEOUT):
+                await self.engine.pull(image)
+        except TimeoutError:
+            failure = f"the pull took over {PULL_TIMEOUT:g} s"
+        except BackendError as exc:
+            failure = exc.message
+        else:
+            return
+        raise PreparationError(self._missing_image(function, image, failure), PULL_FAILED)
 
     async def prepare(self, function: FunctionConfig, recipe: RuntimeRecipe | None) -> None:
-        """Check that the image is still there (this backend pulls and builds nothing), and
-        merge the function's layers into one ``/opt`` if it has several."""
+        """Check that the image is still there (it is pulled when the function is created or
+        updated, not here), and merge the function's layers into one ``/opt`` if it has
+        several."""
         image = self.image_for(function, recipe)
         if not await self._image_present(image):
             raise ResourceConflictError(self._missing_image(function, image))
@@ -193,23 +225,31 @@ class ContainerBackend:
         self._images[image] = config = ImageConfig.from_inspect(info)
         return config
 
-    def _missing_image(self, function: FunctionConfig, image: str) -> str:
+    def _missing_image(
+        self, function: FunctionConfig, image: str, pull_failure: str | None = None
+    ) -> str:
         where = f"the {self.engine.title} at {self.engine.url}"
+        if pull_failure is None:
+            missing = f"is not on {where}, and no registry could serve that name"
+        else:
+            missing = f"is not on {where}, and pulling it failed ({pull_failure})"
         if function.settings.package_type == "Image":
             return (
-                f"The image {image} is not on {where}: build it ({self.engine.build_hint}) "
-                "or load it there first; this server pulls no images."
+                f"The image {image} {missing}: build it ({self.engine.build_hint}) "
+                "or load it there first."
             )
         return (
-            f"Runtime {function.settings.runtime} runs in the image {image}, which is not on "
-            f"{where}: build it with `anylambda images build --engine {self.name}` "
-            "(or `make images`), or map the runtime to another image with `images` in the config."
+            f"Runtime {function.settings.runtime} runs in the image {image}, which {missing}: "
+            f"build it with `anylambda images build --engine {self.name}` (or `make images`), "
+            "or map the runtime to another image with `images` in the config."
         )
 
     # --- instances --------------------------------------------------------------------------
 
     async def launch(self, spec: LaunchSpec) -> ContainerHandle:
-        """Create the container, attach to its output, start it."""
+        """Remove leftovers, if any; create the container, attach to its output, start it."""
+        if self.leftovers:
+            await self.leftovers.remove()
         image = self.image_for(spec.function, spec.recipe)
         image_config = self._images.get(image) or await self._inspect(image)
         redirect = redirectable(spec.function.settings, image_config)
@@ -227,7 +267,9 @@ class ContainerBackend:
         memory_size = spec.function.settings.memory_size
         # Shielded: a launch cancelled halfway must not leave a container running unseen.
         with anyio.CancelScope(shield=True):
-            handle = await self.engine.run(start_container, self.engine, run, memory_size, pipes)
+            handle = await self.engine.run(
+                start_container, self.engine, run, memory_size, self.leftovers, pipes
+            )
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
@@ -242,12 +284,14 @@ class ContainerBackend:
         await handle.remove()
 
     async def aclose(self) -> None:
-        """Close the engine client."""
+        """Remove leftovers if the engine answers now; close the engine client."""
+        if self.leftovers:
+            await self.leftovers.remove()
         await self.engine.aclose()
 
 
 def start_container(
-    engine: Engine, run: RunSpec, memory_size: int, pipes: Path | None
+    engine: Engine, run: RunSpec, memory_size: int, leftovers: Leftovers, pipes: Path | None
 ) -> ContainerHandle:
     """Create, attach, start (blocking); undo what was done if a step fails."""
     pipe = OutputPipe(pipes) if pipes is not None else None
@@ -255,7 +299,7 @@ def start_container(
     try:
         container_id = engine.create(run)
         attached = engine.attach(container_id)
-        handle = ContainerHandle(engine, container_id, attached, memory_size, pipe)
+        handle = ContainerHandle(engine, container_id, attached, memory_size, leftovers, pipe)
         engine.start(container_id)
     except Exception as exc:
         for resource in (attached.stream if attached else None, pipe):

@@ -17,6 +17,7 @@ import abc
 import functools
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, NamedTuple, ParamSpec, TypeVar
@@ -34,6 +35,8 @@ P = ParamSpec("P")
 CONCURRENT_CALLS = 16
 #: Seconds any one API request may take.
 REQUEST_TIMEOUT = 30.0
+#: Seconds a blocking pull goes on past its caller's deadline (so the caller's fires first).
+PULL_SLACK = 1.0
 
 
 class NotFoundError(BackendError):
@@ -121,6 +124,15 @@ class Engine(abc.ABC):
             limiter=self.limiter,
         )
 
+    async def pull(self, image: str) -> None:
+        """Pull ``image`` from its registry (``BackendError`` if that fails), bounded by the
+        caller's cancel scope: cancelled, it returns at once, and the blocking pull stops by
+        itself just after the scope's deadline (or when the engine ends it)."""
+        left = anyio.current_effective_deadline() - anyio.current_time()
+        deadline = time.monotonic() + left + PULL_SLACK
+        call = functools.partial(self._mapped, functools.partial(self.pull_image, image, deadline))
+        await anyio.to_thread.run_sync(call, limiter=self.limiter, abandon_on_cancel=True)
+
     def _mapped(self, fn: Callable[[], T]) -> T:
         with self.mapped_errors():
             return fn()
@@ -183,6 +195,11 @@ class Engine(abc.ABC):
         """An image's inspect document (``NotFoundError`` if it is not on the engine)."""
 
     @abc.abstractmethod
+    def pull_image(self, image: str, deadline: float) -> None:
+        """Pull ``image`` from its registry; give up (``BackendError``) at ``deadline``
+        (``time.monotonic()``)."""
+
+    @abc.abstractmethod
     def inspect_network(self, name: str) -> Mapping[str, Any]:
         """A network's inspect document, in Docker's format."""
 
@@ -241,6 +258,17 @@ def raw_socket(stream: Any, backend: str) -> socket.socket:
             "backend needs an engine on a unix socket or plain TCP on this host."
         )
     return sock
+
+
+def check_pull_message(
+    engine: str, image: str, message: Mapping[str, Any], deadline: float
+) -> None:
+    """Fail a pull whose progress ``message`` is an error, or that is past its ``deadline``."""
+    error = message.get("error")
+    if error:
+        raise BackendError(f"The {engine} could not pull {image}: {str(error).strip()}")
+    if time.monotonic() > deadline:
+        raise BackendError(f"The {engine} was still pulling {image} at its deadline.")
 
 
 def explain(exc: Any) -> str:

@@ -29,6 +29,7 @@ from anylambda.core.errors import BackendError
 from anylambda.core.models import ExitStatus
 
 if TYPE_CHECKING:
+    from anylambda.backends.container.leftovers import Leftovers
     from anylambda.backends.container.pipe import OutputPipe
     from anylambda.core.interfaces import OutputSink
 
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 READ_CHUNK = 64 * 1024
 #: Seconds to wait for the engine to report the exit, and to remove the container.
 CLEANUP_TIMEOUT = 15.0
-#: Pauses between attempts to remove a container while the engine cannot be reached.
-RETRY_DELAYS = (0.1, 0.2, 0.5, *([1.0] * 15))
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +50,11 @@ class ContainerHandle:
         container_id: str,
         attached: Attached,
         memory_size: int,
+        leftovers: Leftovers,
         pipe: OutputPipe | None = None,
     ) -> None:
         self.engine = engine
+        self._leftovers = leftovers
         #: The engine's full container id.
         self.id = container_id
         self.memory_size = memory_size
@@ -109,25 +110,28 @@ class ContainerHandle:
     async def remove(self) -> None:
         """Kill and remove the container; nothing if it is gone or going already.
 
-        An engine that cannot be reached is tried again until :data:`CLEANUP_TIMEOUT`
-        (Podman's service may restart while its containers live on); what it still
-        cannot remove then, the next server's ``reap_stale`` does.
+        If the engine does not answer (it is restarting; Podman's containers may even
+        live on), the container joins the backend's :class:`Leftovers`, removed once
+        the engine answers again: an instance whose engine went away is reported gone
+        at once rather than after the engine is back.
         """
         self._removing = True
-        error = None
+        error = "the engine did not answer in time"
         with anyio.move_on_after(CLEANUP_TIMEOUT):
-            for delay in RETRY_DELAYS:
-                try:
-                    await self.engine.run(self.engine.remove, self.id)
-                except (NotFoundError, ConflictError):
-                    return
-                except BackendError as exc:
-                    error = exc
-                else:
-                    return
-                await anyio.sleep(delay)
-        if error is not None:
-            logger.warning("Could not remove container %s: %s", self.id[:12], error.message)
+            try:
+                await self.engine.run(self.engine.remove, self.id)
+            except (NotFoundError, ConflictError):
+                return
+            except BackendError as exc:
+                error = exc.message
+            else:
+                return
+        logger.warning(
+            "Could not remove container %s (%s): removing it once the engine answers again",
+            self.id[:12],
+            error,
+        )
+        self._leftovers.add(self.id)
 
     def close_streams(self) -> None:
         """Stop reading output (the container is unaffected)."""

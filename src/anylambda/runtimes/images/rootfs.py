@@ -1,9 +1,10 @@
-"""The slow stage: a Debian root filesystem from ``debootstrap``, cached as a tarball.
+"""The slow stage: a Debian or Ubuntu root filesystem from ``debootstrap``, cached as a tarball.
 
 One tarball per :class:`RootfsSpec` (``<cache>/rootfs/<suite>-<variant>-<hash>.tar``),
 shared by every recipe with that spec and kept until the cache is cleared. Making one
 needs root (debootstrap, chroot). Packages ``debootstrap`` downloads are kept in
-``<cache>/debs`` and wheels in ``<cache>/wheels``, so a second rootfs downloads little.
+``<cache>/debs``, wheels in ``<cache>/wheels`` and other downloads in
+``<cache>/downloads``, so a second rootfs downloads little.
 """
 
 from __future__ import annotations
@@ -18,16 +19,18 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
+from anylambda.runtimes.images import downloads
 from anylambda.runtimes.images.errors import ImageBuildError
-from anylambda.runtimes.images.recipe import RootfsSpec, Wheels
+from anylambda.runtimes.images.recipe import Distribution, RootfsSpec, Wheels
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
+#: Where debootstrap keeps its scripts (its own ``DEBOOTSTRAP_DIR`` moves them).
+DEBOOTSTRAP_DIR = Path(os.environ.get("DEBOOTSTRAP_DIR", "/usr/share/debootstrap"))
 #: Left out of the tarball: apt's package lists and caches (the image has no use for them).
 _PRUNED = ("var/lib/apt/lists", "var/cache/apt", "var/cache/debconf/templates.dat-old")
 
@@ -46,14 +49,21 @@ def rootfs_path(spec: RootfsSpec, cache_dir: Path) -> Path:
     return cache_dir / "rootfs" / f"{spec.key()}.tar"
 
 
-def ensure_rootfs(spec: RootfsSpec, cache_dir: Path, mirror: str = DEFAULT_MIRROR) -> Path:
-    """The cached tarball of ``spec``, made first if it is not there yet."""
+def ensure_rootfs(
+    spec: RootfsSpec, cache_dir: Path, mirrors: Mapping[str, str] | None = None
+) -> Path:
+    """The cached tarball of ``spec``, made first if it is not there yet.
+
+    :param mirrors: distribution name -> the mirror to use instead of the recipe's.
+    """
     path = rootfs_path(spec, cache_dir)
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path.with_suffix(".lock")):
         if not path.is_file():  # another build may have made it while we waited
+            distribution = spec.distribution
+            mirror = (mirrors or {}).get(distribution.name, distribution.mirror)
             _make_rootfs(spec, cache_dir, mirror, path)
     return path
 
@@ -82,20 +92,45 @@ def _require_tools() -> None:
             )
 
 
+def _require_keyring(distribution: Distribution) -> None:
+    if distribution.keyring is None or Path(distribution.keyring).is_file():
+        return
+    raise ImageBuildError(
+        f"{distribution.keyring} is missing: debootstrap needs it to verify the "
+        f"{distribution.name} archive ({distribution.keyring_hint})"
+    )
+
+
+def debootstrap_command(spec: RootfsSpec, root: Path, mirror: str, debs: Path) -> list[str]:
+    """The ``debootstrap`` command line that makes ``spec``'s root filesystem in ``root``."""
+    distribution = spec.distribution
+    command = ["debootstrap", f"--variant={spec.variant}", f"--cache-dir={debs}"]
+    if distribution.keyring is not None:
+        command.append(f"--keyring={distribution.keyring}")
+    if spec.packages:
+        command.append("--include=" + ",".join(spec.packages))
+    command += [distribution.suite, str(root), mirror]
+    if distribution.script is not None:
+        command.append(str(DEBOOTSTRAP_DIR / "scripts" / distribution.script))
+    return command
+
+
 def _make_rootfs(spec: RootfsSpec, cache_dir: Path, mirror: str, path: Path) -> None:
+    _require_keyring(spec.distribution)
     _require_tools()
     work = Path(tempfile.mkdtemp(prefix=f".{spec.key()}-", dir=path.parent))
     try:
         root = work / "root"
-        log.info("debootstrap %s (%s) into %s", spec.suite, ", ".join(spec.packages), root)
+        release = f"{spec.distribution.name} {spec.distribution.suite}"
+        log.info("debootstrap %s (%s) into %s", release, ", ".join(spec.packages), root)
         debs = cache_dir / "debs"
         debs.mkdir(parents=True, exist_ok=True)
-        command = ["debootstrap", f"--variant={spec.variant}", f"--cache-dir={debs}"]
-        if spec.packages:
-            command.append("--include=" + ",".join(spec.packages))
-        _run([*command, spec.suite, str(root), mirror], what="debootstrap", log_dir=work)
+        command = debootstrap_command(spec, root, mirror, debs)
+        _run(command, what="debootstrap", log_dir=work)
         if spec.wheels is not None:
             _install_wheels(spec.wheels, root, cache_dir)
+        for download in spec.downloads:
+            downloads.unpack(download, downloads.fetch(download, cache_dir), root)
         for pruned in _PRUNED:
             _clear(root / pruned)
         partial = work / "rootfs.tar"
