@@ -20,7 +20,9 @@ from anylambda.frontends.lambda_api.routes import make_blueprint
 
 DOC = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
 MODEL = botocore.session.get_session().get_service_model("lambda")
-SUPPORTED = set(re.findall(r"^\| ([A-Z][A-Za-z0-9]+) \| `", DOC, flags=re.M))
+SUPPORTED = set(
+    re.findall(r"^\| ([A-Z][A-Za-z0-9]+) \| `(?:GET|POST|PUT|DELETE|PATCH) ", DOC, flags=re.M)
+)
 NOT_SUPPORTED = DOC.split("## Not supported yet", 1)[1]
 
 
