@@ -13,7 +13,9 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -24,6 +26,7 @@ from anylambda.core.models import ExitStatus, LaunchSpec
 from anylambda.runtimes import recipes
 from anylambda.runtimes.launchers import Interpreters
 from tests.runtimes.conftest import make_spec
+from tests.support import ROLE, make_zip, running_server, wait_for
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 #: Seconds any wait on an instance may take.
@@ -251,3 +254,43 @@ async def test_stale_zygotes_and_instances_are_reaped(tmp_path, code_dir):
 
 def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+# --- through a server ------------------------------------------------------------------------
+
+SERVER_CODE = make_zip(
+    {"handlers.py": "import os\n\ndef whoami(event, context):\n    return {'pid': os.getpid()}\n"}
+)
+
+
+def invoke_pid(client: Any) -> int:
+    client.create_function(
+        FunctionName="who",
+        Runtime="python3.11",
+        Handler="handlers.whoami",
+        Role=ROLE,
+        Code={"ZipFile": SERVER_CODE},
+    )
+    response = client.invoke(FunctionName="who", Payload=b"{}")
+    return int(json.loads(response["Payload"].read())["pid"])
+
+
+def test_the_zygote_dies_with_a_killed_server_and_the_next_server_reaps_the_instance(data_dir):
+    with running_server(data_dir) as srv:
+        pid = invoke_pid(srv.client())
+        zygote = _parent(pid)
+        assert zygote != srv.process.pid, "the instance was forked by a zygote"
+        try:
+            srv.process.kill()
+            srv.process.wait(timeout=TIMEOUT)
+            assert wait_for(lambda: process_state(zygote) in (None, "Z")), "zygote outlives"
+            with running_server(data_dir):
+                assert wait_for(lambda: process_state(pid) in (None, "Z"))
+        finally:
+            with suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def test_the_switch_turns_the_zygote_off(data_dir):
+    with running_server(data_dir, env={"ANYLAMBDA_PYTHON_ZYGOTE": "false"}) as srv:
+        assert _parent(invoke_pid(srv.client())) == srv.process.pid
