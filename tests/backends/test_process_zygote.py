@@ -21,6 +21,7 @@ import anyio
 import pytest
 
 from anylambda.backends.process import ProcessBackend, ProcessHandle
+from anylambda.backends.process import zygote as zygote_module
 from anylambda.core.config import Config
 from anylambda.core.models import ExitStatus, LaunchSpec
 from anylambda.runtimes import recipes
@@ -239,6 +240,17 @@ async def test_a_dead_zygote_is_replaced_and_its_orphans_are_killed(backends, co
         await backend.terminate(second.handle)
     pidfiles = list((tmp_path / "data" / "instances").glob("*.json"))
     assert len(pidfiles) == 1, "only the running zygote's pid file is left"
+
+
+async def test_a_zygote_that_cannot_start_falls_back_to_a_new_process(
+    backends, code_dir, tmp_path, monkeypatch, caplog
+):
+    broken = tmp_path / "broken_zygote.py"
+    broken.write_text("import sys\nsys.exit(3)\n")
+    monkeypatch.setattr(zygote_module, "MAIN", broken)
+    run = await run_to_end(backends[True], spec_for(code_dir, PROBE_CODE="4"))
+    assert run.status == ExitStatus(code=4)
+    assert "Starting a new process instead of forking one" in caplog.text
 
 
 async def test_stale_zygotes_and_instances_are_reaped(tmp_path, code_dir):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -24,10 +25,12 @@ import anyio
 
 from anylambda.backends.process.zygote import ExitPipe, Zygotes, forkable
 from anylambda.core.config import Config
-from anylambda.core.errors import InvalidParameterValueError, LaunchError
+from anylambda.core.errors import BackendError, InvalidParameterValueError, LaunchError
 from anylambda.core.interfaces import OutputSink
 from anylambda.core.models import ExitStatus, FunctionConfig, LaunchSpec, RuntimeRecipe
 from anylambda.core.plugins import hookimpl
+
+logger = logging.getLogger(__name__)
 
 #: Read at most this much output at once.
 READ_CHUNK = 64 * 1024
@@ -148,10 +151,7 @@ class ProcessBackend:
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
         try:
-            if self._zygotes is not None and forkable(argv):
-                pid, wait, on_close = await self._fork(argv, environment, spec.code_dir, write_fd)
-            else:
-                pid, wait, on_close = await self._spawn(argv, environment, spec.code_dir, write_fd)
+            pid, wait, on_close = await self._start(argv, environment, spec.code_dir, write_fd)
         except BaseException:
             os.close(read_fd)
             raise
@@ -159,6 +159,17 @@ class ProcessBackend:
             os.close(write_fd)
         pidfile = await anyio.to_thread.run_sync(self._record, spec.instance_id, pid)
         return ProcessHandle(pid, wait, read_fd, pidfile, on_close)
+
+    async def _start(
+        self, argv: Sequence[str], environment: Mapping[str, str], cwd: Path, output_fd: int
+    ) -> tuple[int, Waiter, Callable[[], None]]:
+        """Fork from a zygote where one can; else, or if the zygote fails, spawn."""
+        if self._zygotes is not None and forkable(argv):
+            try:
+                return await self._fork(argv, environment, cwd, output_fd)
+            except BackendError as exc:
+                logger.warning("Starting a new process instead of forking one: %s", exc.message)
+        return await self._spawn(argv, environment, cwd, output_fd)
 
     async def _spawn(
         self, argv: Sequence[str], environment: Mapping[str, str], cwd: Path, output_fd: int
