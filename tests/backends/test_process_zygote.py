@@ -65,6 +65,7 @@ def _fds():
 mask = os.umask(0)
 os.umask(mask)
 report = {
+    "ppid": os.getppid(),
     "environ": dict(os.environ),
     "cwd": os.getcwd(),
     "path": sys.path,
@@ -148,6 +149,12 @@ class Run:
         return json.loads(line.removeprefix("REPORT "))
 
 
+async def start_zygote(backend: ProcessBackend, spec: LaunchSpec) -> None:
+    """Run ``spec`` once: the first launch starts the zygote (and a new process)."""
+    run = await run_to_end(backend, spec)
+    assert run.report()["ppid"] == os.getpid()
+
+
 async def run_to_end(backend: ProcessBackend, spec: LaunchSpec) -> Run:
     run = Run(await backend.launch(spec))
     with anyio.fail_after(TIMEOUT):
@@ -170,10 +177,12 @@ def process_state(pid: int) -> str | None:
 
 async def test_a_forked_instance_sees_what_a_fresh_one_does(backends, code_dir):
     spec = spec_for(code_dir, MINE="yes")
+    await start_zygote(backends[True], spec)
     forked = await run_to_end(backends[True], spec)
     fresh = await run_to_end(backends[False], spec)
     assert forked.status == fresh.status == ExitStatus(code=0)
     ours, theirs = forked.report(), fresh.report()
+    assert ours.pop("ppid") != theirs.pop("ppid") == os.getpid(), "one forked, one not"
     for key in theirs:
         assert ours[key] == theirs[key], key
     assert theirs["environ"]["MINE"] == "yes"
@@ -183,19 +192,27 @@ async def test_a_forked_instance_sees_what_a_fresh_one_does(backends, code_dir):
 
 async def test_an_instance_of_another_startup_environment_gets_another_zygote(backends, code_dir):
     spec = spec_for(code_dir, PYTHONDONTWRITEBYTECODE="1", LC_ALL="C.UTF-8")
+    await start_zygote(backends[True], spec_for(code_dir))
+    await start_zygote(backends[True], spec)
     forked = await run_to_end(backends[True], spec)
     fresh = await run_to_end(backends[False], spec)
-    assert forked.report() == fresh.report()
+    ours, theirs = forked.report(), fresh.report()
+    assert ours.pop("ppid") != theirs.pop("ppid")
+    assert ours == theirs
     assert forked.report()["dont_write_bytecode"] == 1
 
 
 @pytest.mark.parametrize("code", [0, 3])
 async def test_exit_codes_reach_the_server(backends, code_dir, code):
+    await start_zygote(backends[True], spec_for(code_dir))
     run = await run_to_end(backends[True], spec_for(code_dir, PROBE_CODE=str(code)))
     assert run.status == ExitStatus(code=code)
+    assert run.report()["ppid"] != os.getpid()
 
 
 async def sleeping(backend: ProcessBackend, spec: LaunchSpec, tg) -> Run:
+    """A forked instance that sleeps."""
+    await start_zygote(backend, spec_for(spec.code_dir))
     run = Run(await backend.launch(spec))
 
     async def supervise() -> None:
@@ -203,6 +220,7 @@ async def sleeping(backend: ProcessBackend, spec: LaunchSpec, tg) -> Run:
 
     tg.start_soon(supervise)
     await until(lambda: b"SLEEPING" in run.output)
+    assert run.report()["ppid"] != os.getpid()
     return run
 
 
@@ -242,21 +260,39 @@ async def test_a_dead_zygote_is_replaced_and_its_orphans_are_killed(backends, co
     assert len(pidfiles) == 1, "only the running zygote's pid file is left"
 
 
-async def test_a_zygote_that_cannot_start_falls_back_to_a_new_process(
+#: A zygote that refuses every fork.
+BROKEN_ZYGOTE = """
+import os, socket, sys
+control = socket.socket(fileno=int(sys.argv[2]))
+while True:
+    data, fds, _, _ = socket.recv_fds(control, 1 << 20, 4)
+    if not data:
+        break
+    for fd in fds:
+        os.close(fd)
+    control.send(b'{"error": "refused"}')
+"""
+
+
+async def test_a_zygote_that_cannot_fork_falls_back_to_a_new_process(
     backends, code_dir, tmp_path, monkeypatch, caplog
 ):
     broken = tmp_path / "broken_zygote.py"
-    broken.write_text("import sys\nsys.exit(3)\n")
+    broken.write_text(BROKEN_ZYGOTE)
     monkeypatch.setattr(zygote_module, "MAIN", broken)
-    run = await run_to_end(backends[True], spec_for(code_dir, PROBE_CODE="4"))
-    assert run.status == ExitStatus(code=4)
+    for _ in range(2):  # the first starts the zygote, the second asks it for a fork
+        run = await run_to_end(backends[True], spec_for(code_dir, PROBE_CODE="4"))
+        assert run.status == ExitStatus(code=4)
     assert "Starting a new process instead of forking one" in caplog.text
+    assert "refused" in caplog.text
 
 
 async def test_stale_zygotes_and_instances_are_reaped(tmp_path, code_dir):
     backend = ProcessBackend(Config(data_dir=tmp_path / "data"))
+    await start_zygote(backend, spec_for(code_dir))
     handle = await backend.launch(spec_for(code_dir, PROBE_MODE="sleep"))
     zygote = _parent(handle.pid)
+    assert zygote != os.getpid()
     # As if the server were SIGKILLed: nothing is closed; the next backend reaps.
     await ProcessBackend(Config(data_dir=tmp_path / "data")).reap_stale()
     await until(lambda: process_state(handle.pid) in (None, "Z"))
@@ -275,22 +311,24 @@ SERVER_CODE = make_zip(
 )
 
 
-def invoke_pid(client: Any) -> int:
+def invoke_pid(client: Any, name: str) -> int:
     client.create_function(
-        FunctionName="who",
+        FunctionName=name,
         Runtime="python3.11",
         Handler="handlers.whoami",
         Role=ROLE,
         Code={"ZipFile": SERVER_CODE},
     )
-    response = client.invoke(FunctionName="who", Payload=b"{}")
+    response = client.invoke(FunctionName=name, Payload=b"{}")
     return int(json.loads(response["Payload"].read())["pid"])
 
 
 def test_the_zygote_dies_with_a_killed_server_and_the_next_server_reaps_the_instance(data_dir):
     with running_server(data_dir) as srv:
-        pid = invoke_pid(srv.client())
+        first = invoke_pid(srv.client(), "first")  # starts the zygote
+        pid = invoke_pid(srv.client(), "forked")
         zygote = _parent(pid)
+        assert _parent(first) == srv.process.pid
         assert zygote != srv.process.pid, "the instance was forked by a zygote"
         try:
             srv.process.kill()
@@ -305,4 +343,5 @@ def test_the_zygote_dies_with_a_killed_server_and_the_next_server_reaps_the_inst
 
 def test_the_switch_turns_the_zygote_off(data_dir):
     with running_server(data_dir, env={"ANYLAMBDA_PYTHON_ZYGOTE": "false"}) as srv:
-        assert _parent(invoke_pid(srv.client())) == srv.process.pid
+        for name in ("first", "second"):
+            assert _parent(invoke_pid(srv.client(), name)) == srv.process.pid

@@ -163,13 +163,23 @@ class ProcessBackend:
     async def _start(
         self, argv: Sequence[str], environment: Mapping[str, str], cwd: Path, output_fd: int
     ) -> tuple[int, Waiter, Callable[[], None]]:
-        """Fork from a zygote where one can; else, or if the zygote fails, spawn."""
-        if self._zygotes is not None and forkable(argv):
-            try:
-                return await self._fork(argv, environment, cwd, output_fd)
-            except BackendError as exc:
-                logger.warning("Starting a new process instead of forking one: %s", exc.message)
-        return await self._spawn(argv, environment, cwd, output_fd)
+        """Fork from a zygote where one is running; else, or if the zygote fails, spawn (and
+        start a zygote for the next launches)."""
+        if self._zygotes is None or not forkable(argv):
+            return await self._spawn(argv, environment, cwd, output_fd)
+        try:
+            forked = await self._fork(argv, environment, cwd, output_fd)
+        except BackendError as exc:
+            logger.warning("Starting a new process instead of forking one: %s", exc.message)
+            forked = None
+        if forked is not None:
+            return forked
+        spawned = await self._spawn(argv, environment, cwd, output_fd)
+        try:
+            await self._zygotes.start(argv, environment)
+        except BackendError as exc:
+            logger.warning("No zygote: %s", exc.message)
+        return spawned
 
     async def _spawn(
         self, argv: Sequence[str], environment: Mapping[str, str], cwd: Path, output_fd: int
@@ -190,7 +200,7 @@ class ProcessBackend:
 
     async def _fork(
         self, argv: Sequence[str], environment: Mapping[str, str], cwd: Path, output_fd: int
-    ) -> tuple[int, Waiter, Callable[[], None]]:
+    ) -> tuple[int, Waiter, Callable[[], None]] | None:
         assert self._zygotes is not None
         status_r, status_w = os.pipe()
         os.set_blocking(status_r, False)
@@ -204,6 +214,9 @@ class ProcessBackend:
         finally:
             os.close(devnull)
             os.close(status_w)
+        if pid is None:
+            os.close(status_r)
+            return None
         exit_pipe = ExitPipe(status_r, pid)
         return pid, exit_pipe.wait, exit_pipe.close
 

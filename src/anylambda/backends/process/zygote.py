@@ -125,6 +125,10 @@ class Zygote:
         self._pidfile.unlink(missing_ok=True)
 
 
+def _key(argv: Sequence[str], environment: Mapping[str, str]) -> Key:
+    return (argv[0], frozenset(startup_environment(environment).items()))
+
+
 class Zygotes:
     """The zygotes of a backend, started on first use and again if one dies."""
 
@@ -135,32 +139,37 @@ class Zygotes:
 
     async def fork(
         self, argv: Sequence[str], environment: Mapping[str, str], cwd: Path, fds: Sequence[int]
-    ) -> int:
-        """Fork ``argv`` (``forkable``) from the zygote for its interpreter and environment."""
-        startup = startup_environment(environment)
-        key = (argv[0], frozenset(startup.items()))
-        for attempt in range(2):
-            zygote = await self._get(key, startup)
-            try:
-                return await zygote.fork(argv, environment, cwd, fds)
-            except BackendError:
-                # A zygote that died (or hangs) is replaced, once per launch.
-                if self._zygotes.get(key) is zygote:
-                    del self._zygotes[key]
-                await zygote.aclose()
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+    ) -> int | None:
+        """Fork ``argv`` (``forkable``) from the zygote of its interpreter and environment;
+        ``None`` if that zygote is not running (see ``start``). Raise ``BackendError`` if the
+        zygote fails; it is then dropped."""
+        key = _key(argv, environment)
+        zygote = self._zygotes.get(key)
+        if zygote is None or not zygote.alive:
+            return None
+        try:
+            return await zygote.fork(argv, environment, cwd, fds)
+        except BackendError:
+            if self._zygotes.get(key) is zygote:
+                del self._zygotes[key]
+            await zygote.aclose()
+            raise
 
-    async def _get(self, key: Key, startup: dict[str, str]) -> Zygote:
+    async def start(self, argv: Sequence[str], environment: Mapping[str, str]) -> None:
+        """Start the zygote for ``argv``'s interpreter and environment, unless it is running.
+
+        Called after a launch that found none; that launch starts its instance itself, as a
+        zygote takes longer to be ready than one new process.
+        """
+        key = _key(argv, environment)
         async with self._lock:
             zygote = self._zygotes.get(key)
-            if zygote is None or not zygote.alive:
-                if zygote is not None:
-                    await zygote.aclose()
-                interpreter = key[0]
-                zygote = self._zygotes[key] = await Zygote.start(interpreter, startup, self._record)
-            return zygote
+            if zygote is not None and zygote.alive:
+                return
+            if zygote is not None:
+                await zygote.aclose()
+            startup = dict(key[1])
+            self._zygotes[key] = await Zygote.start(argv[0], startup, self._record)
 
     async def aclose(self) -> None:
         """Kill every zygote."""
