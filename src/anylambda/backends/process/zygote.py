@@ -101,16 +101,16 @@ class Zygote:
         request = json.dumps({"argv": list(argv), "env": dict(environment), "cwd": str(cwd)})
         try:
             async with self._lock:
+                if self._control.fileno() < 0:
+                    raise BackendError("The zygote was stopped")
                 with anyio.fail_after(FORK_TIMEOUT):
                     await anyio.wait_writable(self._control)
                     socket.send_fds(self._control, [request.encode()], list(fds))
                     await anyio.wait_readable(self._control)
                     answer = self._control.recv(MAX_ANSWER)
-        except (OSError, TimeoutError) as exc:
+            reply = json.loads(answer) if answer else {"error": "it exited"}
+        except (OSError, TimeoutError, ValueError) as exc:
             raise BackendError(f"The zygote failed: {exc!r}") from exc
-        if not answer:
-            raise BackendError("The zygote exited")
-        reply = json.loads(answer)
         if "pid" not in reply:
             raise BackendError(f"The zygote could not fork: {reply.get('error')}")
         return int(reply["pid"])
@@ -118,8 +118,9 @@ class Zygote:
     async def aclose(self) -> None:
         """Kill the zygote (its instances run on) and forget it."""
         self._control.close()
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self._process.pid, signal.SIGKILL)
+        if self._process.returncode is None:  # else its pid may be another process's now
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._process.pid, signal.SIGKILL)
         with anyio.CancelScope(shield=True), anyio.move_on_after(2):
             await self._process.wait()
         self._pidfile.unlink(missing_ok=True)
@@ -142,14 +143,15 @@ class Zygotes:
     ) -> int | None:
         """Fork ``argv`` (``forkable``) from the zygote of its interpreter and environment;
         ``None`` if that zygote is not running (see ``start``). Raise ``BackendError`` if the
-        zygote fails; it is then dropped."""
+        zygote fails. A zygote that failed, or whose answer a cancellation left unread, is
+        dropped."""
         key = _key(argv, environment)
         zygote = self._zygotes.get(key)
         if zygote is None or not zygote.alive:
             return None
         try:
             return await zygote.fork(argv, environment, cwd, fds)
-        except BackendError:
+        except BaseException:
             if self._zygotes.get(key) is zygote:
                 del self._zygotes[key]
             await zygote.aclose()
