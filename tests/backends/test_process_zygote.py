@@ -86,7 +86,9 @@ mode = os.environ.get("PROBE_MODE", "exit")
 if mode == "exit":
     os._exit(int(os.environ.get("PROBE_CODE", "0")))
 if mode == "sleep":
-    print("SLEEPING", flush=True)
+    import subprocess
+    child = subprocess.Popen(["sleep", "600"])
+    print(f"SLEEPING {child.pid}", flush=True)
     time.sleep(600)
 
 def handler(event, context):
@@ -219,7 +221,7 @@ async def sleeping(backend: ProcessBackend, spec: LaunchSpec, tg) -> Run:
         run.status = await run.handle.supervise(run.sink)
 
     tg.start_soon(supervise)
-    await until(lambda: b"SLEEPING" in run.output)
+    await until(lambda: b"SLEEPING " in run.output and run.output.endswith(b"\n"))
     assert run.report()["ppid"] != os.getpid()
     return run
 
@@ -228,9 +230,11 @@ async def test_terminate_kills_the_group_and_reports_the_signal(backends, code_d
     backend = backends[True]
     async with anyio.create_task_group() as tg:
         run = await sleeping(backend, spec_for(code_dir, PROBE_MODE="sleep"), tg)
+        grandchild = int(run.output.split(b"SLEEPING ")[1].split()[0])
         await backend.terminate(run.handle)
     assert run.status == ExitStatus(code=None, signal=signal.SIGKILL)
     assert process_state(run.handle.pid) is None
+    await until(lambda: process_state(grandchild) in (None, "Z"))
 
 
 async def test_pause_and_resume_stop_and_continue_the_instance(backends, code_dir):

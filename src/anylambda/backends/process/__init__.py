@@ -7,6 +7,8 @@ function's own), the unpacked code (read-only) as working directory, output
 captured per invocation, and a hard kill of the whole process group on
 timeout, eviction or shutdown. A server killed before it could clean up leaves
 a pid file per instance; the next server kills those process groups at start.
+Python instances are forked from a pre-initialised interpreter (``zygote``) unless
+``python_zygote`` is off.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ READ_CHUNK = 64 * 1024
 
 #: Waits for an instance's process to exit: its exit code, negative for a signal.
 Waiter = Callable[[], Awaitable[int]]
+#: A started instance: its pid, how to wait for it, what to release after.
+Started = tuple[int, Waiter, Callable[[], None]]
 
 
 class ProcessHandle:
@@ -162,7 +166,7 @@ class ProcessBackend:
 
     async def _start(
         self, argv: Sequence[str], environment: Mapping[str, str], cwd: Path, output_fd: int
-    ) -> tuple[int, Waiter, Callable[[], None]]:
+    ) -> Started:
         """Fork from a zygote where one is running; else, or if the zygote fails, spawn (and
         start a zygote for the next launches)."""
         if self._zygotes is None or not forkable(argv):
@@ -183,7 +187,7 @@ class ProcessBackend:
 
     async def _spawn(
         self, argv: Sequence[str], environment: Mapping[str, str], cwd: Path, output_fd: int
-    ) -> tuple[int, Waiter, Callable[[], None]]:
+    ) -> Started:
         try:
             process = await anyio.open_process(
                 argv,
@@ -200,7 +204,7 @@ class ProcessBackend:
 
     async def _fork(
         self, argv: Sequence[str], environment: Mapping[str, str], cwd: Path, output_fd: int
-    ) -> tuple[int, Waiter, Callable[[], None]] | None:
+    ) -> Started | None:
         assert self._zygotes is not None
         status_r, status_w = os.pipe()
         os.set_blocking(status_r, False)
