@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks import client, handlers
-from benchmarks.processes import child_pids, poll, rss_kb, stop_group
+from benchmarks.processes import instance_pids, poll, rss_kb, stop_group
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 RUNTIME = "python3.11"
@@ -60,7 +60,7 @@ class AnylambdaServer:
     def instance_count(self) -> int:
         """How many instances are running: child processes, or the backend's containers."""
         if self.backend == "process":
-            return len(child_pids(self.process.pid))
+            return len(instance_pids(self.process.pid))
         from anylambda.backends.container.labels import SERVER_LABEL, server_id
 
         listing = subprocess.run(

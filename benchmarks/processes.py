@@ -62,3 +62,16 @@ def child_pids(pid: int) -> list[int]:
         with contextlib.suppress(FileNotFoundError):
             children.extend(int(c) for c in (task / "children").read_text().split())
     return children
+
+
+def instance_pids(server_pid: int) -> list[int]:
+    """The process backend's instances: the server's children, with each of its Python
+    zygotes (which are not instances) replaced by the instances it forked."""
+    found: list[int] = []
+    for pid in child_pids(server_pid):
+        try:
+            zygote = b"zygote_main.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            found.extend(child_pids(pid) if zygote else [pid])
+        except FileNotFoundError:
+            continue  # exited meanwhile
+    return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,9 @@ class Config:
     container_network: str = "bridge"
     """Network of container instances: ``bridge``, ``host``, a network's name, or ``none``
     (an internal network on which instances reach the server and nothing else)."""
+    python_zygote: bool = True
+    """Process backend: fork Python instances from a pre-initialised interpreter (a zygote)
+    instead of starting a new one."""
     plugins: Mapping[str, Any] = attrs.field(factory=dict)
     """Free-form settings for plugins, by plugin name (the ``[plugins.NAME]`` tables)."""
 
@@ -109,7 +112,17 @@ def _read_toml(file: Path) -> dict[str, Any]:
     return {key.replace("-", "_"): value for key, value in data.items()}
 
 
-_NUMERIC = {
+def boolean(raw: str) -> bool:
+    """``true``/``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``)."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
     "port": int,
     "account_concurrency": int,
     "idle_timeout": float,
@@ -117,6 +130,7 @@ _NUMERIC = {
     "launch_timeout": float,
     "soft_idle_timeout": float,
     "shutdown_grace": float,
+    "python_zygote": boolean,
 }
 
 
@@ -126,7 +140,7 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         raw = environ.get(f"ANYLAMBDA_{field.name.upper()}")
         if raw is None or field.name in ("interpreters", "images", "plugins"):
             continue
-        convert = _NUMERIC.get(field.name, str)
+        convert = _CONVERTERS.get(field.name, str)
         try:
             values[field.name] = convert(raw)
         except ValueError as exc:

@@ -7,40 +7,59 @@ function's own), the unpacked code (read-only) as working directory, output
 captured per invocation, and a hard kill of the whole process group on
 timeout, eviction or shutdown. A server killed before it could clean up leaves
 a pid file per instance; the next server kills those process groups at start.
+Python instances are forked from a pre-initialised interpreter (``zygote``) unless
+``python_zygote`` is off.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
 import anyio
-import anyio.abc
 
+from anylambda.backends.process.zygote import ExitPipe, Zygotes, forkable
 from anylambda.core.config import Config
-from anylambda.core.errors import InvalidParameterValueError, LaunchError
+from anylambda.core.errors import BackendError, InvalidParameterValueError, LaunchError
 from anylambda.core.interfaces import OutputSink
 from anylambda.core.models import ExitStatus, FunctionConfig, LaunchSpec, RuntimeRecipe
 from anylambda.core.plugins import hookimpl
+
+logger = logging.getLogger(__name__)
 
 #: Read at most this much output at once.
 READ_CHUNK = 64 * 1024
 
 
-class ProcessHandle:
-    """A running instance: its process, its output pipe and its pid file."""
+#: Waits for an instance's process to exit: its exit code, negative for a signal.
+Waiter = Callable[[], Awaitable[int]]
+#: A started instance: its pid, how to wait for it, what to release after.
+Started = tuple[int, Waiter, Callable[[], None]]
 
-    def __init__(self, process: anyio.abc.Process, output_fd: int, pidfile: Path) -> None:
-        self.process = process
-        self.pid = process.pid
+
+class ProcessHandle:
+    """A running instance: its process group, how to wait for it, its output pipe, pid file."""
+
+    def __init__(
+        self,
+        pid: int,
+        wait: Waiter,
+        output_fd: int,
+        pidfile: Path,
+        on_close: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.pid = pid
+        self._wait = wait
         self._fd = output_fd
         self._pidfile = pidfile
+        self._on_close = on_close
         self._sink: OutputSink | None = None
 
     async def supervise(self, on_output: OutputSink) -> ExitStatus:
@@ -49,16 +68,17 @@ class ProcessHandle:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._pump)
-                code = await self.process.wait()
+                code = await self._wait()
                 self.flush_output()
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 self.kill()
                 with anyio.move_on_after(2):
-                    await self.process.wait()
+                    await self._wait()
                 self._sink = None
                 os.close(self._fd)
+                self._on_close()
                 self._pidfile.unlink(missing_ok=True)
         if code < 0:
             return ExitStatus(code=None, signal=-code)
@@ -105,6 +125,7 @@ class ProcessBackend:
 
     def __init__(self, config: Config) -> None:
         self._pids = config.data_dir / "instances"
+        self._zygotes = Zygotes(self._record) if config.python_zygote else None
 
     async def validate(self, function: FunctionConfig, recipe: RuntimeRecipe | None) -> None:
         """Refuse images, and runtimes this host cannot run (saying what is missing)."""
@@ -125,7 +146,8 @@ class ProcessBackend:
         """Nothing to do: the core has already unpacked the code."""
 
     async def launch(self, spec: LaunchSpec) -> ProcessHandle:
-        """Start the runtime in the code directory, in a new session and process group."""
+        """Start the runtime in the code directory, in a new session and process group:
+        forked from a zygote where it can be, else as a new process."""
         assert spec.recipe is not None and spec.recipe.host is not None
         host = spec.recipe.host
         argv = host.command(spec)
@@ -133,22 +155,74 @@ class ProcessBackend:
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
         try:
+            pid, wait, on_close = await self._start(argv, environment, spec.code_dir, write_fd)
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        pidfile = await anyio.to_thread.run_sync(self._record, spec.instance_id, pid)
+        return ProcessHandle(pid, wait, read_fd, pidfile, on_close)
+
+    async def _start(
+        self, argv: Sequence[str], environment: Mapping[str, str], cwd: Path, output_fd: int
+    ) -> Started:
+        """Fork from a zygote where one is running; else, or if the zygote fails, spawn (and
+        start a zygote for the next launches)."""
+        if self._zygotes is None or not forkable(argv):
+            return await self._spawn(argv, environment, cwd, output_fd)
+        try:
+            forked = await self._fork(argv, environment, cwd, output_fd)
+        except BackendError as exc:
+            logger.warning("Starting a new process instead of forking one: %s", exc.message)
+            forked = None
+        if forked is not None:
+            return forked
+        spawned = await self._spawn(argv, environment, cwd, output_fd)
+        try:
+            await self._zygotes.start(argv, environment)
+        except BackendError as exc:
+            logger.warning("No zygote: %s", exc.message)
+        return spawned
+
+    async def _spawn(
+        self, argv: Sequence[str], environment: Mapping[str, str], cwd: Path, output_fd: int
+    ) -> Started:
+        try:
             process = await anyio.open_process(
                 argv,
-                cwd=spec.code_dir,
+                cwd=cwd,
                 env=environment,
                 stdin=subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
+                stdout=output_fd,
+                stderr=output_fd,
                 start_new_session=True,
             )
         except OSError as exc:
-            os.close(read_fd)
             raise LaunchError(f"fork/exec {argv[0]}: {exc.strerror.lower()}") from exc
+        return process.pid, process.wait, lambda: None
+
+    async def _fork(
+        self, argv: Sequence[str], environment: Mapping[str, str], cwd: Path, output_fd: int
+    ) -> Started | None:
+        assert self._zygotes is not None
+        status_r, status_w = os.pipe()
+        os.set_blocking(status_r, False)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        try:
+            fds = (devnull, output_fd, output_fd, status_w)
+            pid = await self._zygotes.fork(argv, environment, cwd, fds)
+        except BaseException:
+            os.close(status_r)
+            raise
         finally:
-            os.close(write_fd)
-        pidfile = await anyio.to_thread.run_sync(self._record, spec.instance_id, process.pid)
-        return ProcessHandle(process, read_fd, pidfile)
+            os.close(devnull)
+            os.close(status_w)
+        if pid is None:
+            os.close(status_r)
+            return None
+        exit_pipe = ExitPipe(status_r, pid)
+        return pid, exit_pipe.wait, exit_pipe.close
 
     async def terminate(self, handle: ProcessHandle) -> None:  # type: ignore[override]
         """Kill the instance's process group (idempotent)."""
@@ -170,7 +244,9 @@ class ProcessBackend:
             pidfile.unlink(missing_ok=True)
 
     async def aclose(self) -> None:
-        """Nothing to release."""
+        """Kill the zygotes (instances are stopped by the core)."""
+        if self._zygotes is not None:
+            await self._zygotes.aclose()
 
     def _record(self, instance_id: str, pid: int) -> Path:
         self._pids.mkdir(parents=True, exist_ok=True)
