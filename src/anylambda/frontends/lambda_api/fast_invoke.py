@@ -9,8 +9,9 @@ request with :func:`~.invoke.invoke_request`, and writes the response the
 Quart view wrote, byte for byte (same status, headers, error shapes and
 request ids). Every other request goes to Quart unchanged.
 
-A client hanging up while its invocation runs cancels the wait, as Quart does
-for its views: a waiting invocation is abandoned, a delivered one runs on.
+An invocation whose caller hangs up runs to its end, as on AWS (Quart would
+cancel the view; watching for the hang-up cost a task and a cancel scope per
+invocation); Hypercorn drops the response.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import re
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from werkzeug.exceptions import RequestTimeout
@@ -46,8 +47,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 #: Seconds to wait for the request body (Quart's default ``BODY_TIMEOUT``).
 BODY_TIMEOUT = 60
-
-T = TypeVar("T")
 
 
 def invoked_function(method: str, path: str) -> str | None:
@@ -86,9 +85,7 @@ class FastInvoke:
             query = urllib.parse.parse_qs(scope["query_string"].decode("latin-1"))
             qualifier = query["Qualifier"][0] if "Qualifier" in query else None
             request = invoke_request(function_name, qualifier, headers, payload, request_id)
-            result = await _until_disconnect(receive, self._runtime.invoke(request))
-            if result is None:
-                return
+            result = await self._runtime.invoke(request)
             status, response_headers, body = (
                 result.status_code,
                 invoke_headers(request, result),
@@ -148,25 +145,3 @@ async def _drain(receive: Receive) -> None:
             if message["type"] != "http.request" or not message.get("more_body", False):
                 return
             drained += len(message.get("body", b""))
-
-
-async def _until_disconnect(receive: Receive, work: Awaitable[T]) -> T | None:
-    """``work``'s result, or ``None`` if the client hung up first (``work`` is cancelled)."""
-    result: T | None = None
-    error: Exception | None = None
-    async with anyio.create_task_group() as tg:
-
-        async def watch() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(watch)
-        try:
-            result = await work
-        except Exception as exc:  # raised as is, not wrapped in the task group's group
-            error = exc
-        tg.cancel_scope.cancel()
-    if error is not None:
-        raise error
-    return result
