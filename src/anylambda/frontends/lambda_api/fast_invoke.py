@@ -82,7 +82,9 @@ class FastInvoke:
                 name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
             }
             payload = await _read_body(receive, headers.get("content-length"))
-            query = urllib.parse.parse_qs(scope["query_string"].decode("latin-1"))
+            query = urllib.parse.parse_qs(
+                scope["query_string"].decode("latin-1"), keep_blank_values=True
+            )
             qualifier = query["Qualifier"][0] if "Qualifier" in query else None
             request = invoke_request(function_name, qualifier, headers, payload, request_id)
             result = await self._runtime.invoke(request)
