@@ -59,6 +59,10 @@ class _Disconnected(Exception):
     """The client hung up before its request was read."""
 
 
+class _BodyTimedOut(Exception):
+    """The client did not send its whole body within ``BODY_TIMEOUT``."""
+
+
 class FastInvoke:
     """ASGI middleware: Invoke served directly, everything else by ``app``."""
 
@@ -99,7 +103,7 @@ class FastInvoke:
             status, response_headers, body = error_parts(
                 error.aws_type, error.status, error.message, request_id, error.extra
             )
-        except TimeoutError:
+        except _BodyTimedOut:
             status, response_headers, body = error_parts(
                 "InvalidRequestContentException", 408, RequestTimeout.description, request_id
             )
@@ -118,24 +122,32 @@ async def _read_body(receive: Receive, content_length: str | None) -> bytes:
     drained (within a bound) so that the client, still sending, reads the answer."""
     too_large = RequestTooLargeError(too_large_message(MAX_SYNC_PAYLOAD, "InvokeFunction"))
     declared = int(content_length) if content_length and content_length.isdigit() else 0
-    chunks: list[bytes] = []
-    size = 0
-    with anyio.fail_after(BODY_TIMEOUT):
-        if declared > MAX_SYNC_PAYLOAD:
-            await _drain(receive)
-            raise too_large
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_SYNC_PAYLOAD:
+    try:
+        with anyio.fail_after(BODY_TIMEOUT):
+            if declared > MAX_SYNC_PAYLOAD:
                 await _drain(receive)
                 raise too_large
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return await _read_up_to_limit(receive, too_large)
+    except TimeoutError as exc:
+        raise _BodyTimedOut from exc
+
+
+async def _read_up_to_limit(receive: Receive, too_large: RequestTooLargeError) -> bytes:
+    """The body, message by message; ``too_large`` once it passes Invoke's limit."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_SYNC_PAYLOAD:
+            await _drain(receive)
+            raise too_large
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def _drain(receive: Receive) -> None:
