@@ -7,7 +7,11 @@ thread and ``concurrency`` connections, each sending its next request as soon
 as the previous response is in, for whole seconds; a Lua script sets the
 request and prints a JSON summary (latency percentiles in microseconds, error
 counts) when the run is done. A warm-up run, not counted, precedes the
-measured one when asked for.
+measured one when asked for, and the measured run starts :data:`SETTLE_SECONDS`
+after it: wrk drops the requests in flight when its warm-up ends, and their
+invocations keep running (and keep their instances busy) until their handler
+returns; a measured run starting at once would find every instance busy and make
+the server start more, as it should for new work that finds no free instance.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ import json
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 #: Seconds wrk waits for one response before it counts a timeout.
 REQUEST_TIMEOUT = 30
+#: Seconds between the warm-up and the measured run, for the warm-up's dropped requests to end.
+SETTLE_SECONDS = 0.5
 
 _REPORT = """
 done = function(summary, latency, requests)
@@ -104,7 +111,10 @@ def run_load(spec: LoadSpec) -> LoadResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(lua_script(spec))
         script.flush()
-        warmup = _wrk(spec, spec.warmup, Path(script.name)) if spec.warmup else None
+        warmup = None
+        if spec.warmup:
+            warmup = _wrk(spec, spec.warmup, Path(script.name))
+            time.sleep(SETTLE_SECONDS)
         result = _wrk(spec, spec.duration, Path(script.name))
     return result if warmup is None else replace(result, warmup_errors=warmup.errors)
 

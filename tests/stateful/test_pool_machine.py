@@ -199,8 +199,15 @@ class PoolMachine(RuleBasedStateMachine):
                     self.instances[instance_id] = "launching"
                     self.fingerprint_of[instance_id] = fingerprint
                     dep = self.pool._deployments[fingerprint]
+                    # Scale-out never exceeds the queue: instances about to ask for work
+                    # (starting, or finishing their last invocation) cover at most the
+                    # invocations waiting (or the provisioned count), and beyond
+                    # provisioning none is launched while one of the deployment is idle.
                     needed = max(len(dep.waiting), dep.provisioned)
-                    assert len(dep.starting) <= needed, "more starting than needed"
+                    coming = len(dep.starting) + len(dep.finishing)
+                    assert coming <= needed, "more instances coming than invocations waiting"
+                    beyond_provisioned = dep.running() > dep.provisioned
+                    assert not (dep.idle and beyond_provisioned), "launched while one is idle"
                 case Deliver(invocation_id, instance_id):
                     fp, where = self.accepted[invocation_id]
                     assert where == "waiting", "an invocation is delivered at most once"

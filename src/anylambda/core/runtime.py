@@ -609,8 +609,9 @@ class Runtime:
             limit = None if expires is None else expires - time.monotonic()
         else:
             limit = self.config.launch_timeout + self.config.init_timeout + 5
-        with anyio.move_on_after(limit):
-            await invocation.dispatched.wait()
+        if not invocation.dispatched.is_set():  # else delivered at once, to an idle instance
+            with anyio.move_on_after(limit):
+                await invocation.dispatched.wait()
         if invocation.finished:
             return
         if invocation.delivered_at is None:

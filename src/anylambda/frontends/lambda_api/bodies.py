@@ -29,7 +29,7 @@ DRAIN_SECONDS = 1.0
 
 async def read_json(operation: str) -> dict[str, Any]:
     """The request's JSON object; an empty body reads as ``{}``."""
-    too_large = _too_large(MAX_REQUEST_BYTES, operation)
+    too_large = too_large_message(MAX_REQUEST_BYTES, operation)
     if (request.content_length or 0) > MAX_REQUEST_BYTES:
         raise RequestEntityTooLargeError(too_large)
     try:
@@ -49,7 +49,7 @@ async def read_json(operation: str) -> dict[str, Any]:
 
 async def read_capped(limit: int, operation: str) -> bytes:
     """The raw body, refused with ``RequestTooLargeException`` once it exceeds ``limit`` bytes."""
-    too_large = _too_large(limit, operation)
+    too_large = too_large_message(limit, operation)
     data = bytearray()
     try:
         with anyio.fail_after(request.body_timeout):
@@ -80,5 +80,6 @@ async def _discard_body() -> None:
                 return
 
 
-def _too_large(limit: int, operation: str) -> str:
+def too_large_message(limit: int, operation: str) -> str:
+    """AWS's message for a request over ``operation``'s ``limit``."""
     return f"Request must be smaller than {limit} bytes for the {operation} operation"

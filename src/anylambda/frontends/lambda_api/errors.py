@@ -23,11 +23,30 @@ _CAPITALISED_MESSAGE = frozenset({"ResourceNotFoundException", "ServiceException
 
 #: What a call to a path no Lambda operation serves is answered with.
 UNKNOWN_OPERATION = "UnknownOperationException"
+_JSON = (b"content-type", b"application/json")
 
 
 def message_member(aws_type: str) -> str:
     """The body member that carries the message of an ``aws_type`` error."""
     return "Message" if aws_type in _CAPITALISED_MESSAGE else "message"
+
+
+def error_parts(
+    aws_type: str,
+    status: int,
+    message: str,
+    request_id: str,
+    extra: Mapping[str, object] | None = None,
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers (bar ``Content-Length``) and body AWS sends for an ``aws_type`` error."""
+    kind = "Service" if status >= 500 else "User"
+    body = {"Type": kind, message_member(aws_type): message, **(extra or {})}
+    headers = [
+        (b"x-amzn-errortype", aws_type.encode()),
+        (b"x-amzn-requestid", request_id.encode()),
+        _JSON,
+    ]
+    return status, headers, json.dumps(body).encode()
 
 
 def error_response(
@@ -38,13 +57,11 @@ def error_response(
     extra: Mapping[str, object] | None = None,
 ) -> Response:
     """Build the response AWS sends for an error of type ``aws_type``."""
-    kind = "Service" if status >= 500 else "User"
-    body = {"Type": kind, message_member(aws_type): message, **(extra or {})}
+    status, headers, body = error_parts(aws_type, status, message, request_id, extra)
     return Response(
-        json.dumps(body),
+        body,
         status=status,
-        content_type="application/json",
-        headers={"x-amzn-ErrorType": aws_type, "x-amzn-RequestId": request_id},
+        headers=[(name.decode(), value.decode()) for name, value in headers],
     )
 
 

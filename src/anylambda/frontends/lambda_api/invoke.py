@@ -1,8 +1,8 @@
-"""Invoke on the wire: ``X-Amz-*`` request headers to an InvokeRequest, InvokeResult to a response.
+"""Invoke on the wire: ``X-Amz-*`` request headers to an InvokeRequest, InvokeResult to headers.
 
-The payload travels as raw bytes both ways; its limits and its JSON validity
-are the runtime's to check, except for the transport cap the route applies
-while reading it (:func:`~anylambda.frontends.lambda_api.bodies.read_capped`).
+Invoke itself is served by :mod:`.fast_invoke`, outside Quart. The payload
+travels as raw bytes both ways; its limits and its JSON validity are the
+runtime's to check, except for the transport cap applied while reading it.
 The deprecated InvokeAsync (API version 2014-11-13) queues an event like
 ``Invoke`` with ``X-Amz-Invocation-Type: Event``, with its own smaller limit.
 """
@@ -36,15 +36,15 @@ def invoke_request(
     payload: bytes,
     request_id: str,
 ) -> InvokeRequest:
-    """Build the InvokeRequest an Invoke call stands for."""
-    kind = headers.get("X-Amz-Invocation-Type") or InvocationType.REQUEST_RESPONSE.value
+    """Build the InvokeRequest an Invoke call stands for (``headers`` by lowercase name)."""
+    kind = headers.get("x-amz-invocation-type") or InvocationType.REQUEST_RESPONSE.value
     try:
         invocation_type = InvocationType(kind)
     except ValueError:
         raise constraint_error(
             "invocationType", kind, "satisfy enum value set: [Event, RequestResponse, DryRun]"
         ) from None
-    log_type = headers.get("X-Amz-Log-Type") or "None"
+    log_type = headers.get("x-amz-log-type") or "None"
     if log_type not in _LOG_TYPES:
         raise constraint_error("logType", log_type, "satisfy enum value set: [None, Tail]")
     return InvokeRequest(
@@ -53,32 +53,28 @@ def invoke_request(
         qualifier=qualifier,
         invocation_type=invocation_type,
         log_tail=log_type == "Tail",
-        client_context=headers.get("X-Amz-Client-Context"),
+        client_context=headers.get("x-amz-client-context"),
         request_id=request_id,
     )
 
 
-def invoke_response(invocation: InvokeRequest, result: InvokeResult) -> Response:
-    """The HTTP response AWS sends for ``result``.
+def invoke_headers(invocation: InvokeRequest, result: InvokeResult) -> list[tuple[bytes, bytes]]:
+    """The headers (bar ``Content-Length``) of AWS's response for ``result``.
 
     ``X-Amz-Executed-Version`` and ``X-Amz-Log-Result`` belong to an invocation
     that ran while the caller waited (status 200); ``Event`` (202) and
     ``DryRun`` (204) answers carry neither.
     """
-    headers = {"x-amzn-RequestId": result.request_id}
+    headers = [(b"x-amzn-requestid", result.request_id.encode())]
     if result.status_code == 200:
-        headers["X-Amz-Executed-Version"] = result.executed_version
+        headers.append((b"x-amz-executed-version", result.executed_version.encode()))
         if invocation.log_tail:
             tail = result.log[-LOG_TAIL_BYTES:]
-            headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
+            headers.append((b"x-amz-log-result", base64.b64encode(tail)))
     if result.function_error:
-        headers["X-Amz-Function-Error"] = result.function_error
-    return Response(
-        result.payload,
-        status=result.status_code,
-        content_type="application/json",
-        headers=headers,
-    )
+        headers.append((b"x-amz-function-error", result.function_error.encode()))
+    headers.append((b"content-type", b"application/json"))
+    return headers
 
 
 def add_invoke_async_route(bp: Blueprint, runtime: Runtime) -> None:

@@ -2,8 +2,9 @@
 
 Each view reads its request (:mod:`.bodies`, :mod:`.shapes`, :mod:`.invoke`),
 makes one or two runtime calls and shapes the answer; the runtime owns every
-decision. Errors of any kind leave as AWS error responses (:mod:`.errors`), and
-every response carries ``x-amzn-RequestId``. Paths under the API's version
+decision. Invoke itself is served ahead of Quart, by :mod:`.fast_invoke`.
+Errors of any kind leave as AWS error responses (:mod:`.errors`), and every
+response carries ``x-amzn-RequestId``. Paths under the API's version
 prefixes that no supported operation serves answer ``UnknownOperationException``.
 """
 
@@ -17,8 +18,8 @@ from werkzeug.exceptions import HTTPException
 
 from anylambda.core.arns import parse_function_ref
 from anylambda.core.errors import LambdaError
-from anylambda.core.models import MAX_SYNC_PAYLOAD, FunctionConfig
-from anylambda.frontends.lambda_api.bodies import MAX_REQUEST_BYTES, read_capped, read_json
+from anylambda.core.models import FunctionConfig
+from anylambda.frontends.lambda_api.bodies import MAX_REQUEST_BYTES, read_json
 from anylambda.frontends.lambda_api.concurrency import add_concurrency_routes
 from anylambda.frontends.lambda_api.errors import (
     UNKNOWN_OPERATION,
@@ -26,11 +27,8 @@ from anylambda.frontends.lambda_api.errors import (
     lambda_error_response,
 )
 from anylambda.frontends.lambda_api.event_configs import add_event_config_routes
-from anylambda.frontends.lambda_api.invoke import (
-    add_invoke_async_route,
-    invoke_request,
-    invoke_response,
-)
+from anylambda.frontends.lambda_api.fast_invoke import FastInvoke
+from anylambda.frontends.lambda_api.invoke import add_invoke_async_route
 from anylambda.frontends.lambda_api.layers import add_layer_routes
 from anylambda.frontends.lambda_api.permissions import add_permission_routes
 from anylambda.frontends.lambda_api.responses import (
@@ -103,6 +101,7 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
     """Build the blueprint that serves the Lambda API from ``runtime``."""
     bp = Blueprint("lambda_api", __name__)
     bp.record_once(_allow_code_uploads)
+    bp.record_once(lambda state: _serve_invoke_directly(state, runtime))
     bp.after_request(_stamp_request_id)
     bp.register_error_handler(LambdaError, _on_lambda_error)
     bp.register_error_handler(HTTPException, _on_http_error)
@@ -209,14 +208,6 @@ def make_blueprint(runtime: Runtime) -> Blueprint:
         await runtime.delete_function(function_name, request.args.get("Qualifier"))
         return Response(status=204)
 
-    @bp.post(f"{FUNCTION}/invocations")
-    async def invoke(function_name: str) -> Response:
-        payload = await read_capped(MAX_SYNC_PAYLOAD, "InvokeFunction")
-        invocation = invoke_request(
-            function_name, request.args.get("Qualifier"), request.headers, payload, request_id()
-        )
-        return invoke_response(invocation, await runtime.invoke(invocation))
-
     @bp.get("/2016-08-19/account-settings/", strict_slashes=False)
     async def get_account_settings() -> Response:
         return json_response(account_settings(runtime.account_settings()))
@@ -246,6 +237,11 @@ def _allow_code_uploads(state: BlueprintSetupState) -> None:
     limit = state.app.config.get("MAX_CONTENT_LENGTH")
     if limit is not None and limit < MAX_REQUEST_BYTES:
         state.app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+
+
+def _serve_invoke_directly(state: BlueprintSetupState, runtime: Runtime) -> None:
+    # Invoke, the hot path, bypasses Quart's request machinery (see fast_invoke).
+    state.app.asgi_app = FastInvoke(state.app.asgi_app, runtime)  # type: ignore[method-assign]
 
 
 async def _stamp_request_id(response: Response) -> Response:
