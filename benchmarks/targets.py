@@ -38,51 +38,57 @@ def _unmeasured(target: str) -> Verdict:
     return Verdict(target, None, "not measured in this run")
 
 
-def at_most_times(key: str, factor: float, target: str, unit: str) -> Judge:
-    """anylambda's median ≤ ``factor`` x the peer's."""
+def _against_peer(
+    key: str,
+    target: str,
+    holds: Callable[[float, float], bool],
+    describe: Callable[[float, float], str],
+) -> Judge:
+    """A judge of row ``key``: ``holds(ours, theirs)`` on the medians, ``describe`` them."""
 
     def judge(rows: Mapping[str, Row]) -> Verdict:
         pair = _pair(rows, key)
         if pair is None:
             return _unmeasured(target)
         ours, theirs = pair
-        detail = (
-            f"{number(ours)} vs {number(theirs)} {unit} ({ours / theirs:.2f}x, limit {factor}x)"
-        )
-        return Verdict(target, ours <= factor * theirs, detail)
+        return Verdict(target, holds(ours, theirs), describe(ours, theirs))
 
     return judge
+
+
+def at_most_times(key: str, factor: float, target: str, unit: str) -> Judge:
+    """anylambda's median ≤ ``factor`` x the peer's."""
+    return _against_peer(
+        key,
+        target,
+        lambda ours, theirs: ours <= factor * theirs,
+        lambda ours, theirs: (
+            f"{number(ours)} vs {number(theirs)} {unit} ({ours / theirs:.2f}x, limit {factor}x)"
+        ),
+    )
 
 
 def at_least_times(key: str, factor: float, target: str, unit: str) -> Judge:
     """anylambda's median ≥ ``factor`` x the peer's."""
-
-    def judge(rows: Mapping[str, Row]) -> Verdict:
-        pair = _pair(rows, key)
-        if pair is None:
-            return _unmeasured(target)
-        ours, theirs = pair
-        detail = f"{number(ours)} vs {number(theirs)} {unit} ({ours / theirs:.2f}x)"
-        return Verdict(target, ours >= factor * theirs, detail)
-
-    return judge
+    return _against_peer(
+        key,
+        target,
+        lambda ours, theirs: ours >= factor * theirs,
+        lambda ours, theirs: f"{number(ours)} vs {number(theirs)} {unit} ({ours / theirs:.2f}x)",
+    )
 
 
 def at_most_plus(key: str, margin: float, target: str, unit: str) -> Judge:
     """anylambda's median ≤ the peer's + ``margin``."""
-
-    def judge(rows: Mapping[str, Row]) -> Verdict:
-        pair = _pair(rows, key)
-        if pair is None:
-            return _unmeasured(target)
-        ours, theirs = pair
-        detail = (
+    return _against_peer(
+        key,
+        target,
+        lambda ours, theirs: ours <= theirs + margin,
+        lambda ours, theirs: (
             f"{number(ours)} vs {number(theirs)} {unit} "
             f"({ours - theirs:+.2f} {unit}, limit +{number(margin)})"
-        )
-        return Verdict(target, ours <= theirs + margin, detail)
-
-    return judge
+        ),
+    )
 
 
 def of_ideal(concurrency: int, fraction: float) -> Judge:
