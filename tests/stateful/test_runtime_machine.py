@@ -32,7 +32,7 @@ from hypothesis.stateful import (
 )
 
 from anylambda import InvokeRequest, InvokeResult, Runtime, TooManyRequestsError, hookimpl
-from anylambda.core.concurrency import ProvisionedConfigNotFoundError
+from anylambda.core.errors import ProvisionedConfigNotFoundError
 from anylambda.core.pool import ACCOUNT_LIMIT
 from anylambda.testing import (
     CrashInstance,

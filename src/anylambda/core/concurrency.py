@@ -21,6 +21,7 @@ from anylambda.core.catalog import Catalog, Entry
 from anylambda.core.errors import (
     InvalidParameterValueError,
     LambdaError,
+    ProvisionedConfigNotFoundError,
     ResourceNotFoundError,
 )
 from anylambda.core.models import LATEST, aws_timestamp, constraint_error
@@ -31,13 +32,6 @@ from anylambda.core.store.registry import Registry
 
 #: The most unreserved concurrency AWS insists on keeping (of its default 1,000).
 AWS_MIN_UNRESERVED = 100
-
-
-class ProvisionedConfigNotFoundError(LambdaError):
-    """The function version or alias has no provisioned concurrency configured."""
-
-    aws_type = "ProvisionedConcurrencyConfigNotFoundException"
-    status = 404
 
 
 class ProvisionedStatus(Enum):

@@ -37,6 +37,13 @@ class ResourceNotFoundError(LambdaError):
     status = 404
 
 
+class ProvisionedConfigNotFoundError(LambdaError):
+    """The function version or alias has no provisioned concurrency configured."""
+
+    aws_type = "ProvisionedConcurrencyConfigNotFoundException"
+    status = 404
+
+
 class ResourceConflictError(LambdaError):
     """The resource already exists, or is in a state that forbids the operation."""
 
