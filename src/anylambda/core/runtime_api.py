@@ -5,9 +5,10 @@ Each instance gets its own listener, and a Runtime Interface Client polls it:
 runtime reports back with ``POST .../invocation/{id}/response``,
 ``.../invocation/{id}/error`` or ``.../init/error``. Status codes, headers and
 error documents follow AWS's RAPID (as the Runtime Interface Emulator
-implements it). The server is a lean HTTP/1.1 loop over anyio streams with the
-``h11`` parser: keep-alive, Content-Length or chunked request bodies, constant
-replies built once, no JSON encoding and no task spawned on the success path.
+implements it). The server is a lean HTTP/1.1 loop over anyio streams, framed
+by :mod:`~anylambda.core.http1`: keep-alive, Content-Length or chunked request
+bodies, constant replies built once, no JSON encoding and no task spawned on
+the success path.
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import sys
-from http import HTTPStatus
 from typing import Protocol
 
 import anyio
 import anyio.abc
 import attrs
-import h11
 
+from anylambda.core.http1 import HttpError, RequestHead, RequestReader, response_head
 from anylambda.core.models import MAX_RESPONSE_PAYLOAD
 
 _logger = logging.getLogger(__name__)
@@ -39,7 +38,8 @@ _JSON = (b"Content-Type", b"application/json")
 _MAX_HEAD_BYTES = (1 << 20) + 4096
 _RECEIVE_SIZE = 65536
 
-_Reply = tuple[h11.Response, bytes]
+#: A reply's head (status line and headers, no blank line) and body.
+_Reply = tuple[bytes, bytes]
 
 
 @attrs.frozen
@@ -109,9 +109,9 @@ class InstanceChannel(Protocol):
 
 
 def _reply(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> _Reply:
+    """A constant reply: its head (status line and headers, no blank line) and body."""
     headers = [_JSON, (b"Content-Length", b"%d" % len(body)), *extra]
-    reason = HTTPStatus(status).phrase.encode()
-    return h11.Response(status_code=status, headers=headers, reason=reason), body
+    return response_head(status, headers)[:-2], body
 
 
 def _error_reply(status: int, error_type: str, message: str, *extra: tuple[bytes, bytes]) -> _Reply:
@@ -124,22 +124,21 @@ _NOT_FOUND = _error_reply(404, "NotFound", "Not Found")
 _GET_ONLY = _error_reply(405, "MethodNotAllowed", "Method Not Allowed", (b"Allow", b"GET"))
 _POST_ONLY = _error_reply(405, "MethodNotAllowed", "Method Not Allowed", (b"Allow", b"POST"))
 _INTERNAL_ERROR = _error_reply(500, "InternalServerError", "Internal Server Error")
-_CONTINUE = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+_CLOSE = b"Connection: close\r\n\r\n"
+_END_OF_HEAD = b"\r\n"
 
 
 def _refusal(exc: RuntimeApiError) -> _Reply:
     return _error_reply(exc.status, exc.error_type, exc.message)
 
 
-def _error_type(request: h11.Request) -> str:
-    for name, value in request.headers:
-        if name == _ERROR_TYPE_HEADER and value:
-            return value.decode(errors="replace")
-    return _DEFAULT_ERROR_TYPE
+def _error_type(head: RequestHead) -> str:
+    value = head.header(_ERROR_TYPE_HEADER)
+    return value.decode(errors="replace") if value else _DEFAULT_ERROR_TYPE
 
 
 class _Connection:
-    """One runtime connection: keep-alive request loop over an h11 state machine.
+    """One runtime connection: a keep-alive request loop.
 
     The loop reads the socket itself, except around /next: there a watcher task
     (one per connection) reads ahead, so that a runtime hanging up cancels the
@@ -158,7 +157,7 @@ class _Connection:
         self._channel = channel
         self._limit = limit
         self._too_large = too_large
-        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
+        self._reader = RequestReader(self._receive_data, stream.send, max_head=_MAX_HEAD_BYTES)
         self._pending_next = anyio.CancelScope()
         """Scope of the pending /next wait; the watcher cancels it on hang-up."""
         self._watch = anyio.Event()
@@ -207,55 +206,56 @@ class _Connection:
     async def _serve_requests(self) -> None:
         try:
             while True:
-                request = await self._receive_event()
-                if not isinstance(request, h11.Request):
+                head = await self._reader.head()
+                if head is None:
                     return  # the runtime closed the connection between requests
-                reply = await self._serve(request)
+                reply = await self._serve(head)
                 if reply is None:
                     return  # the runtime hung up while /next was waiting
-                await self._send(request.method, reply)
-                if self._conn.our_state is not h11.DONE:
+                await self._send(reply, with_body=head.method != b"HEAD", close=not head.keep_alive)
+                if not head.keep_alive:
                     return
-                self._conn.start_next_cycle()
-        except h11.RemoteProtocolError as exc:
-            await self._abort(_error_reply(exc.error_status_hint, "InvalidRequest", str(exc)))
+        except HttpError as exc:
+            await self._abort(_error_reply(exc.status, "InvalidRequest", exc.message))
         except anyio.BrokenResourceError:
             pass
         except Exception:
             _logger.exception("Runtime API connection failed")
             await self._abort(_INTERNAL_ERROR)
 
-    async def _serve(self, request: h11.Request) -> _Reply | None:
-        path = request.target.partition(b"?")[0]
+    async def _serve(self, head: RequestHead) -> _Reply | None:
+        path = head.target.partition(b"?")[0]
+        method = head.method
         try:
             if path == _NEXT_PATH:
-                if request.method != b"GET":
-                    return await self._discard(_GET_ONLY)
-                return await self._next()
+                if method != b"GET":
+                    return await self._discard(head, _GET_ONLY)
+                return await self._next(head)
             if path == _INIT_ERROR_PATH:
-                if request.method != b"POST":
-                    return await self._discard(_POST_ONLY)
-                body, _ = await self._read_body()
-                self._channel.post_init_error(_error_type(request), body)
+                if method != b"POST":
+                    return await self._discard(head, _POST_ONLY)
+                body, _ = await self._reader.body(head)
+                self._channel.post_init_error(_error_type(head), body)
                 return _ACCEPTED
             if path.startswith(_INVOCATION_PREFIX):
                 raw_id, _, action = path[len(_INVOCATION_PREFIX) :].partition(b"/")
                 if action in (b"response", b"error"):
-                    if request.method != b"POST":
-                        return await self._discard(_POST_ONLY)
+                    if method != b"POST":
+                        return await self._discard(head, _POST_ONLY)
                     request_id = raw_id.decode(errors="replace")
                     if action == b"response":
-                        return await self._response(request_id)
-                    body, _ = await self._read_body()
-                    self._channel.post_error(request_id, _error_type(request), body)
+                        return await self._response(head, request_id)
+                    body, _ = await self._reader.body(head)
+                    self._channel.post_error(request_id, _error_type(head), body)
                     return _ACCEPTED
-            return await self._discard(_NOT_FOUND)
+            return await self._discard(head, _NOT_FOUND)
         except RuntimeApiError as exc:
             return _refusal(exc)
 
-    async def _next(self) -> _Reply | None:
+    async def _next(self, head: RequestHead) -> _Reply | None:
         """Wait for an invocation; ``None`` if the runtime hung up meanwhile."""
-        await self._read_body(0)
+        if head.has_body:
+            await self._reader.skip(head)
         self._start_watching()
         reply = None
         with self._pending_next:
@@ -264,62 +264,32 @@ class _Connection:
             except RuntimeApiError as exc:
                 reply = _refusal(exc)
             else:
-                reply = (
-                    h11.Response(status_code=200, headers=event.headers, reason=b"OK"),
-                    event.body,
-                )
+                reply = response_head(200, event.headers)[:-2], event.body
         self._pending_next = anyio.CancelScope()
         return reply
 
-    async def _response(self, request_id: str) -> _Reply:
-        body, size = await self._read_body(self._limit)
+    async def _response(self, head: RequestHead, request_id: str) -> _Reply:
+        body, size = await self._reader.body(head, self._limit)
         if size > self._limit:
             self._channel.response_too_large(request_id, size)
             return self._too_large
         self._channel.post_response(request_id, body)
         return _ACCEPTED
 
-    async def _discard(self, reply: _Reply) -> _Reply:
-        await self._read_body(0)
+    async def _discard(self, head: RequestHead, reply: _Reply) -> _Reply:
+        if head.has_body:
+            await self._reader.skip(head)
         return reply
 
-    async def _read_body(self, limit: int = sys.maxsize) -> tuple[bytes, int]:
-        """Read the whole body and its size; keep it only if it fits in ``limit`` bytes."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            event = await self._receive_event()
-            if type(event) is h11.EndOfMessage:
-                return b"".join(chunks), size
-            if type(event) is h11.Data:
-                size += len(event.data)
-                if size <= limit:
-                    chunks.append(event.data)
-                elif chunks:
-                    chunks = []
-
-    async def _receive_event(self) -> h11.Event | type[h11.PAUSED]:
-        while True:
-            event = self._conn.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            if self._conn.they_are_waiting_for_100_continue:
-                await self._stream.send(self._conn.send(_CONTINUE) or b"")
-            self._conn.receive_data(await self._receive_data())
-
-    async def _send(self, method: bytes, reply: _Reply) -> None:
-        response, body = reply
-        conn = self._conn
-        head = conn.send(response) or b""
-        data = b"" if method == b"HEAD" else conn.send(h11.Data(data=body)) or b""
-        await self._stream.send(b"".join((head, data, conn.send(h11.EndOfMessage()) or b"")))
+    async def _send(self, reply: _Reply, *, with_body: bool = True, close: bool = False) -> None:
+        head, body = reply
+        end = _CLOSE if close else _END_OF_HEAD
+        await self._stream.send(head + end + body if with_body else head + end)
 
     async def _abort(self, reply: _Reply) -> None:
-        """Answer with ``reply`` if a response can still start, then give up the connection."""
-        if self._conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-            return
-        with contextlib.suppress(anyio.BrokenResourceError, h11.LocalProtocolError):
-            await self._send(b"", reply)
+        """Answer with ``reply``, then give up the connection."""
+        with contextlib.suppress(anyio.BrokenResourceError):
+            await self._send(reply, close=True)
 
 
 async def serve_runtime_api(
