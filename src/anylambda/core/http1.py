@@ -37,13 +37,18 @@ Send = Callable[[bytes], Awaitable[None]]
 
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _REQUEST_LINE = re.compile(rb"(%s) ([^\x00-\x20\x7f]+) HTTP/(1\.[01])" % _TOKEN)
-_ANY_VERSION = re.compile(rb"\S+ \S+ HTTP/\d+\.\d+")
+_ANY_VERSION = re.compile(rb"%s [^\x00-\x20\x7f]+ HTTP/[0-9]\.[0-9]" % _TOKEN)
 _VISIBLE = rb"[\x21-\x7e\x80-\xff]"
 _HEADER = re.compile(
     rb"(%s):[ \t]*((?:%s(?:[\x20\x09\x21-\x7e\x80-\xff]*%s)?)?)[ \t]*"
     % (_TOKEN, _VISIBLE, _VISIBLE)
 )
-_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+#: RFC 9112 7.1.1: chunk-size, then extensions (``;name[=value]``), which are dropped.
+_CHUNK_LINE = re.compile(
+    rb"([0-9A-Fa-f]{1,16})(?:[ \t]*;[ \t]*%s(?:[ \t]*=[ \t]*(?:%s|%s))?)*[ \t]*"
+    % (_TOKEN, _TOKEN, _QUOTED)
+)
 #: A chunk-size line, extensions and trailers included, may not be longer than this.
 _MAX_LINE = 8192
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -146,8 +151,9 @@ def parse_head(data: bytes) -> RequestHead:
             hosts += 1
         elif name == b"expect":
             expect = value.lower()
-    if version == b"1.1" and hosts != 1:
-        raise HttpError(400, "An HTTP/1.1 request needs exactly one Host header")
+    if hosts > 1 or (hosts == 0 and version == b"1.1"):
+        # RFC 9112 3.2: two Hosts are refused in any version.
+        raise HttpError(400, "A request may have one Host header (HTTP/1.1: exactly one)")
     chunked = False
     length = 0
     if transfer_encoding is not None:
@@ -164,7 +170,8 @@ def parse_head(data: bytes) -> RequestHead:
     if version == b"1.1":
         keep_alive = b"close" not in options
     else:
-        keep_alive = b"keep-alive" in options and b"close" not in options
+        # RFC 9112 6.1: an HTTP/1.0 message's Transfer-Encoding makes its framing suspect.
+        keep_alive = b"keep-alive" in options and b"close" not in options and not chunked
     expects_continue = version == b"1.1" and expect == b"100-continue"
     return RequestHead(
         method, target, version, headers, length, chunked, keep_alive, expects_continue
@@ -252,14 +259,14 @@ class RequestReader:
 
     async def _chunked(self) -> AsyncIterator[bytes]:
         while True:
-            line = await self._line()
-            size_field = line.partition(b";")[0].strip(b" \t")
-            if not _HEX.fullmatch(size_field):
-                raise HttpError(400, "Malformed chunk size")
-            remaining = int(size_field, 16)
+            chunk_line = _CHUNK_LINE.fullmatch(await self._line())
+            if chunk_line is None:
+                raise HttpError(400, "Malformed chunk size line")
+            remaining = int(chunk_line[1], 16)
             if remaining == 0:
-                while await self._line():  # trailer fields, dropped
-                    pass
+                while trailer := await self._line():  # trailer fields, dropped
+                    if not _HEADER.fullmatch(trailer):
+                        raise HttpError(400, "Malformed trailer field")
                 return
             while remaining:
                 if not self._buffer:
@@ -275,6 +282,8 @@ class RequestReader:
         searched = 0
         while True:
             end = self._buffer.find(b"\r\n", searched)
+            if end > _MAX_LINE:
+                raise HttpError(400, "Chunk framing line too long")
             if end >= 0:
                 line, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
                 return line
