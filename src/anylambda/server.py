@@ -1,26 +1,25 @@
-"""The server: a :class:`~anylambda.Runtime` plus every frontend, on one Hypercorn listener.
+"""The server: a :class:`~anylambda.Runtime` plus every frontend, on one HTTP listener.
 
-Frontends contribute Quart blueprints (mounted on one app) and background
-services (started in the server's task group). Hypercorn has no anyio entry
-point and cannot report where it bound, so the listening socket is bound here
-and handed over as ``fd://N``; it always gets a shutdown trigger and is never
-cancelled mid-request.
+Frontends contribute Quart blueprints (mounted on one app, served by
+:mod:`anylambda.http_server`) and background services (started in the
+server's task group). At shutdown the listener stops accepting and the
+requests in progress get their answers (within ``shutdown_grace``) before the
+runtime stops its instances.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from collections.abc import Callable, Iterable
 
 import anyio
-import hypercorn.asyncio
-import hypercorn.config
 from quart import Quart
 
 from anylambda.core.config import Config
 from anylambda.core.runtime import Runtime
+from anylambda.core.wire import listening_socket
+from anylambda.http_server import serve_asgi
 
 logger = logging.getLogger("anylambda")
 
@@ -38,21 +37,6 @@ def create_app(runtime: Runtime) -> Quart:
     return app
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (port 0 picks a free one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    sock.listen(1024)
-    sock.set_inheritable(True)
-    return sock
-
-
 async def serve(
     config: Config,
     *,
@@ -66,28 +50,23 @@ async def serve(
     """
     async with Runtime(config, plugins=plugins) as runtime:
         app = create_app(runtime)
-        sock = bind_socket(config.host, config.port)
-        host, port = sock.getsockname()[:2]
-        http = hypercorn.config.Config()
-        http.bind = [f"fd://{os.dup(sock.fileno())}"]
-        http.graceful_timeout = config.shutdown_grace
-        http.errorlog = logging.getLogger("hypercorn.error")
-        sock.close()
-        async with anyio.create_task_group() as tg:
-            for frontend in runtime.plugins.frontends().values():
-                for service in frontend.services(runtime):
-                    await tg.start(service, runtime)
-            tg.start_soon(_serve_http, app, http, stop)
-            url = f"http://{host}:{port}"
-            logger.info("backend: %s, data: %s", config.backend, config.data_dir)
-            if on_ready is not None:
-                on_ready(url)
-            await stop.wait()
-            runtime.begin_shutdown()  # in-flight requests get their answer while Hypercorn drains
-            tg.cancel_scope.cancel()
+        with listening_socket(config.host, config.port) as sock:
+            host, port = sock.getsockname()[:2]
+            async with anyio.create_task_group() as tg:
+                for frontend in runtime.plugins.frontends().values():
+                    for service in frontend.services(runtime):
+                        await tg.start(service, runtime)
+                tg.start_soon(_serve_http, app, sock, stop, config.shutdown_grace)
+                url = f"http://{host}:{port}"
+                logger.info("backend: %s, data: %s", config.backend, config.data_dir)
+                if on_ready is not None:
+                    on_ready(url)
+                await stop.wait()
+                runtime.begin_shutdown()  # in-flight requests get answers while the server drains
+                tg.cancel_scope.cancel()
 
 
-async def _serve_http(app: Quart, http: hypercorn.config.Config, stop: anyio.Event) -> None:
-    # Shielded: Hypercorn must finish its own graceful shutdown (hypercorn#184).
+async def _serve_http(app: Quart, sock: socket.socket, stop: anyio.Event, grace: float) -> None:
+    # Shielded: the server drains itself (bounded by ``grace``) once ``stop`` is set.
     with anyio.CancelScope(shield=True):
-        await hypercorn.asyncio.serve(app, http, shutdown_trigger=stop.wait)
+        await serve_asgi(app, sock, stop=stop, grace=grace)

@@ -23,6 +23,7 @@ from anylambda.core.runtime_api import (
     make_next_event,
     serve_runtime_api,
 )
+from anylambda.core.wire import listening_socket
 
 LIMIT = 1024
 INVOCATION = "/2018-06-01/runtime/invocation"
@@ -171,10 +172,10 @@ class Server:
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
     channel = FakeChannel()
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(partial(serve_runtime_api, listener, channel, max_response_bytes=LIMIT))
+    sock = listening_socket("127.0.0.1")
+    port = sock.getsockname()[1]
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(partial(serve_runtime_api, sock, channel, max_response_bytes=LIMIT))
         server = Server(channel, port)
         yield server
         tg.cancel_scope.cancel()

@@ -92,6 +92,7 @@ from anylambda.core.store.registry import Registry
 from anylambda.core.tags import Tags, check_tags
 from anylambda.core.urls import FunctionUrls
 from anylambda.core.versions import same_snapshot
+from anylambda.core.wire import listening_socket
 
 logger = logging.getLogger("anylambda")
 
@@ -688,15 +689,13 @@ class Runtime:
     async def _run_instance(self, record: InstanceRecord, prepared: Prepared) -> None:
         error: object = None
         try:
-            listener = await anyio.create_tcp_listener(
-                local_host=self.backend.runtime_api_host, local_port=0
-            )
-            async with listener, anyio.create_task_group() as tg:
-                tg.start_soon(serve_runtime_api, listener, record)
-                port = listener.extra(anyio.abc.SocketAttribute.local_port)
-                record.spec = self._launch_spec(record.id, prepared, port)
-                error = await self._launch_and_supervise(record)
-                tg.cancel_scope.cancel()
+            with listening_socket(self.backend.runtime_api_host) as sock:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(serve_runtime_api, sock, record)
+                    port = sock.getsockname()[1]
+                    record.spec = self._launch_spec(record.id, prepared, port)
+                    error = await self._launch_and_supervise(record)
+                    tg.cancel_scope.cancel()
         except Exception as exc:
             # A plugin's bug must cost one instance, never the server.
             logger.exception("Instance %s failed", record.id)

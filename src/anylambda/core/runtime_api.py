@@ -5,10 +5,10 @@ Each instance gets its own listener, and a Runtime Interface Client polls it:
 runtime reports back with ``POST .../invocation/{id}/response``,
 ``.../invocation/{id}/error`` or ``.../init/error``. Status codes, headers and
 error documents follow AWS's RAPID (as the Runtime Interface Emulator
-implements it). The server is a lean HTTP/1.1 loop over anyio streams, framed
-by :mod:`~anylambda.core.http1`: keep-alive, Content-Length or chunked request
-bodies, constant replies built once, no JSON encoding and no task spawned on
-the success path.
+implements it). The server is a lean HTTP/1.1 loop over
+:mod:`~anylambda.core.wire` streams, framed by :mod:`~anylambda.core.http1`:
+keep-alive, Content-Length or chunked request bodies, constant replies built
+once, no JSON encoding, one task per connection and none per request.
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
 from typing import Protocol
 
 import anyio
-import anyio.abc
 import attrs
 
 from anylambda.core.http1 import HttpError, RequestHead, RequestReader, response_head
 from anylambda.core.models import MAX_RESPONSE_PAYLOAD
+from anylambda.core.wire import Stream, accept
 
 _logger = logging.getLogger(__name__)
 
@@ -36,7 +37,6 @@ _JSON = (b"Content-Type", b"application/json")
 #: Go's ``http.DefaultMaxHeaderBytes`` plus its slack: awslambdaric sends X-Ray
 #: error causes (stack traces) of up to 1 MiB as a header.
 _MAX_HEAD_BYTES = (1 << 20) + 4096
-_RECEIVE_SIZE = 65536
 
 #: A reply's head (status line and headers, no blank line) and body.
 _Reply = tuple[bytes, bytes]
@@ -140,15 +140,14 @@ def _error_type(head: RequestHead) -> str:
 class _Connection:
     """One runtime connection: a keep-alive request loop.
 
-    The loop reads the socket itself, except around /next: there a watcher task
-    (one per connection) reads ahead, so that a runtime hanging up cancels the
-    wait; the chunk it reads instead (the runtime's next request) is handed to
-    the loop, never cancelled or lost.
+    While /next waits, a runtime that hangs up cancels the wait (the stream
+    reports it at once); a request it sends meanwhile stays buffered for the
+    loop, never lost.
     """
 
     def __init__(
         self,
-        stream: anyio.abc.SocketStream,
+        stream: Stream,
         channel: InstanceChannel,
         limit: int,
         too_large: _Reply,
@@ -157,51 +156,14 @@ class _Connection:
         self._channel = channel
         self._limit = limit
         self._too_large = too_large
-        self._reader = RequestReader(self._receive_data, stream.send, max_head=_MAX_HEAD_BYTES)
-        self._pending_next = anyio.CancelScope()
-        """Scope of the pending /next wait; the watcher cancels it on hang-up."""
-        self._watch = anyio.Event()
-        """Set to have the watcher read one chunk."""
-        self._watching = False
-        """The watcher owns the socket until the loop takes its chunk."""
-        self._watched = anyio.Event()
-        self._watched_data = b""
+        self._reader = RequestReader(stream.receive, stream.send, max_head=_MAX_HEAD_BYTES)
 
     async def run(self) -> None:
         """Serve requests until the runtime hangs up or the exchange breaks."""
-        async with self._stream, anyio.create_task_group() as tg:
-            tg.start_soon(self._watcher)
-            await self._serve_requests()
-            tg.cancel_scope.cancel()
-
-    async def _watcher(self) -> None:
-        """Read one chunk per request of ``_start_watching``; a hang-up cancels /next."""
-        while True:
-            await self._watch.wait()
-            self._watch = anyio.Event()
-            try:
-                self._watched_data = await self._stream.receive(_RECEIVE_SIZE)
-            except (anyio.EndOfStream, anyio.BrokenResourceError):
-                self._watched_data = b""
-                self._pending_next.cancel()
-            self._watched.set()
-
-    def _start_watching(self) -> None:
-        if not self._watching:
-            self._watching = True
-            self._watched = anyio.Event()
-            self._watch.set()
-
-    async def _receive_data(self) -> bytes:
-        """The next chunk from the socket (``b""`` at its end), via the watcher if it reads."""
-        if self._watching:
-            await self._watched.wait()
-            self._watching = False
-            return self._watched_data
         try:
-            return await self._stream.receive(_RECEIVE_SIZE)
-        except anyio.EndOfStream:
-            return b""
+            await self._serve_requests()
+        finally:
+            self._stream.close()
 
     async def _serve_requests(self) -> None:
         try:
@@ -256,16 +218,16 @@ class _Connection:
         """Wait for an invocation; ``None`` if the runtime hung up meanwhile."""
         if head.has_body:
             await self._reader.skip(head)
-        self._start_watching()
         reply = None
-        with self._pending_next:
+        with anyio.CancelScope() as waiting:
+            self._stream.on_hang_up(waiting.cancel)
             try:
                 event = await self._channel.next_invocation()
             except RuntimeApiError as exc:
                 reply = _refusal(exc)
             else:
                 reply = response_head(200, event.headers)[:-2], event.body
-        self._pending_next = anyio.CancelScope()
+        self._stream.on_hang_up(None)
         return reply
 
     async def _response(self, head: RequestHead, request_id: str) -> _Reply:
@@ -293,19 +255,20 @@ class _Connection:
 
 
 async def serve_runtime_api(
-    listener: anyio.abc.Listener[anyio.abc.SocketStream],
+    sock: socket.socket,
     channel: InstanceChannel,
     *,
     max_response_bytes: int = MAX_RESPONSE_PAYLOAD,
 ) -> None:
-    """Serve until cancelled; each connection handled in a child task of an internal task group."""
+    """Serve on the listening ``sock`` until cancelled, each connection in a task of its own."""
     too_large = _error_reply(
         413,
         "RequestEntityTooLarge",
         f"Exceeded maximum allowed payload size ({max_response_bytes} bytes).",
     )
+    async with anyio.create_task_group() as tg:
 
-    async def handle(stream: anyio.abc.SocketStream) -> None:
-        await _Connection(stream, channel, max_response_bytes, too_large).run()
+        def connected(stream: Stream) -> None:
+            tg.start_soon(_Connection(stream, channel, max_response_bytes, too_large).run)
 
-    await listener.serve(handle)
+        await accept(sock, connected)
