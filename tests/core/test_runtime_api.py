@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -33,32 +33,40 @@ class FakeChannel:
     """Queues NextEvents and records posts, with RAPID's request-ID and state checks."""
 
     def __init__(self) -> None:
-        self._events_in, self._events_out = anyio.create_memory_object_stream[NextEvent](10)
+        self._events: list[NextEvent] = []
+        self._answer: Callable[[NextEvent], None] | None = None
         self._posts_in, self._posts_out = anyio.create_memory_object_stream[tuple](10)
         self.delivered: set[str] = set()
         self.finished: set[str] = set()
         self.next_cancelled = anyio.Event()
 
     def close(self) -> None:
-        for stream in (self._events_in, self._events_out, self._posts_in, self._posts_out):
+        for stream in (self._posts_in, self._posts_out):
             stream.close()
 
     def queue(self, request_id: str, payload: bytes = b"{}") -> None:
-        self._events_in.send_nowait(event(request_id, payload))
+        self._events.append(event(request_id, payload))
+        self._deliver()
 
     async def post(self) -> tuple:
         """The next post the server passed on."""
         with anyio.fail_after(10):
             return await self._posts_out.receive()
 
-    async def next_invocation(self) -> NextEvent:
-        try:
-            next_event = await self._events_out.receive()
-        except anyio.get_cancelled_exc_class():
-            self.next_cancelled.set()
-            raise
-        self.delivered.add(next_event.request_id)
-        return next_event
+    def poll(self, answer: Callable[[NextEvent], None]) -> None:
+        self._answer = answer
+        self._deliver()
+
+    def stop_polling(self) -> None:
+        self._answer = None
+        self.next_cancelled.set()
+
+    def _deliver(self) -> None:
+        if self._answer is not None and self._events:
+            answer, self._answer = self._answer, None
+            next_event = self._events.pop(0)
+            self.delivered.add(next_event.request_id)
+            answer(next_event)
 
     def post_response(self, request_id: str, body: bytes) -> None:
         self._finish(request_id)

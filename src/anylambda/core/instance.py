@@ -1,8 +1,9 @@
 """One live instance as the runtime tracks it: the Runtime API's view of the core.
 
 An :class:`InstanceRecord` is the :class:`~anylambda.core.runtime_api.InstanceChannel`
-of its instance. ``/next`` tells the pool the instance wants work and then
-waits on the record's mailbox; results go back to the waiting invocation.
+of its instance. ``/next`` tells the pool the instance wants work; the
+invocation the pool delivers is written to the runtime at once, by the task
+that delivers it. Results go back to the waiting invocation.
 Decisions stay in the pool; this module only carries them out for one instance.
 """
 
@@ -58,7 +59,8 @@ class InstanceRecord:
         self._pool = pool
         self._apply = apply
         self._pending: NextEvent | None = None
-        self._wakeup: anyio.Event | None = None
+        self._answer: Callable[[NextEvent], None] | None = None
+        """How to answer the runtime's pending /next."""
         self._logger = logging.getLogger("anylambda.function")
 
     # --- driven by the runtime ----------------------------------------------------------
@@ -73,7 +75,7 @@ class InstanceRecord:
         request = invocation.request
         timeout = invocation.function.settings.timeout
         self.current = invocation
-        self._pending = make_next_event(
+        event = make_next_event(
             request_id=invocation.id,
             payload=request.payload,
             deadline_ms=int((time.time() + timeout) * 1000),
@@ -82,8 +84,11 @@ class InstanceRecord:
             client_context=invocation.client_context,
             cognito_identity=request.cognito_identity,
         )
-        if self._wakeup is not None:
-            self._wakeup.set()
+        answer, self._answer = self._answer, None
+        if answer is None:
+            self._pending = event  # its runtime hung up; a new /next takes it
+        else:
+            answer(event)
 
     def on_output(self, chunk: bytes) -> None:
         """Route instance output to the running invocation's log (and the server log)."""
@@ -101,16 +106,20 @@ class InstanceRecord:
 
     # --- the Runtime API (InstanceChannel) --------------------------------------------------
 
-    async def next_invocation(self) -> NextEvent:
-        """Wait for the pool to deliver an invocation to this instance."""
+    def poll(self, answer: Callable[[NextEvent], None]) -> None:
+        """/next: tell the pool the instance wants work; ``answer`` gets it when delivered."""
         if self.current is not None and self.current.finished:
             self.current = None
+        if self._pending is not None:  # delivered while nobody polled
+            event, self._pending = self._pending, None
+            answer(event)
+            return
+        self._answer = answer
         self._apply(self._pool.on_next_polled(self.id, time.monotonic()))
-        while self._pending is None:
-            self._wakeup = anyio.Event()
-            await self._wakeup.wait()
-        event, self._pending, self._wakeup = self._pending, None, None
-        return event
+
+    def stop_polling(self) -> None:
+        """The runtime hung up its /next."""
+        self._answer = None
 
     def post_response(self, request_id: str, body: bytes) -> None:
         """The handler returned ``body``."""

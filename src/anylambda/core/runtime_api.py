@@ -17,9 +17,11 @@ import contextlib
 import json
 import logging
 import socket
+from collections.abc import Callable
 from typing import Protocol
 
 import anyio
+import anyio.lowlevel
 import attrs
 
 from anylambda.core.http1 import HttpError, RequestHead, RequestReader, response_head
@@ -91,9 +93,15 @@ class RuntimeApiError(Exception):
 class InstanceChannel(Protocol):
     """What the server needs from the core for one instance."""
 
-    async def next_invocation(self) -> NextEvent:
-        """Block until an invocation is delivered to this instance."""
-        ...
+    def poll(self, answer: Callable[[NextEvent], None]) -> None:
+        """/next: the runtime waits for work; hand its invocation to ``answer``.
+
+        ``answer`` writes the /next response at once, from whichever task
+        delivers the invocation (possibly before ``poll`` returns).
+        """
+
+    def stop_polling(self) -> None:
+        """The runtime hung up while /next waited: do not answer it."""
 
     def post_response(self, request_id: str, body: bytes) -> None:
         """The handler returned ``body``."""
@@ -125,6 +133,8 @@ _GET_ONLY = _error_reply(405, "MethodNotAllowed", "Method Not Allowed", (b"Allow
 _POST_ONLY = _error_reply(405, "MethodNotAllowed", "Method Not Allowed", (b"Allow", b"POST"))
 _INTERNAL_ERROR = _error_reply(500, "InternalServerError", "Internal Server Error")
 _CLOSE = b"Connection: close\r\n\r\n"
+#: What ``_serve`` returns once the channel wrote the reply itself (/next).
+_ANSWERED: _Reply = (b"", b"")
 _END_OF_HEAD = b"\r\n"
 
 
@@ -174,7 +184,10 @@ class _Connection:
                 reply = await self._serve(head)
                 if reply is None:
                     return  # the runtime hung up while /next was waiting
-                await self._send(reply, with_body=head.method != b"HEAD", close=not head.keep_alive)
+                if reply is not _ANSWERED:
+                    await self._send(
+                        reply, with_body=head.method != b"HEAD", close=not head.keep_alive
+                    )
                 if not head.keep_alive:
                     return
         except HttpError as exc:
@@ -215,20 +228,27 @@ class _Connection:
             return _refusal(exc)
 
     async def _next(self, head: RequestHead) -> _Reply | None:
-        """Wait for an invocation; ``None`` if the runtime hung up meanwhile."""
+        """Wait until the channel answers /next (``_ANSWERED``); ``None`` if the runtime hung
+        up meanwhile."""
         if head.has_body:
             await self._reader.skip(head)
-        reply = None
+        answered = anyio.Event()
+        end = _END_OF_HEAD if head.keep_alive else _CLOSE
+
+        def answer(event: NextEvent) -> None:
+            self._stream.on_hang_up(None)
+            with contextlib.suppress(anyio.BrokenResourceError):  # it hung up: it exits
+                self._stream.write(response_head(200, event.headers)[:-2] + end + event.body)
+            answered.set()
+
         with anyio.CancelScope() as waiting:
             self._stream.on_hang_up(waiting.cancel)
-            try:
-                event = await self._channel.next_invocation()
-            except RuntimeApiError as exc:
-                reply = _refusal(exc)
-            else:
-                reply = response_head(200, event.headers)[:-2], event.body
+            self._channel.poll(answer)
+            await answered.wait()
+            return _ANSWERED
         self._stream.on_hang_up(None)
-        return reply
+        self._channel.stop_polling()
+        return None
 
     async def _response(self, head: RequestHead, request_id: str) -> _Reply:
         body, size = await self._reader.body(head, self._limit)
@@ -236,6 +256,9 @@ class _Connection:
             self._channel.response_too_large(request_id, size)
             return self._too_large
         self._channel.post_response(request_id, body)
+        # Let the caller's answer go out before this one: the runtime's next /next has
+        # time to arrive while the caller turns around to send its next request.
+        await anyio.lowlevel.checkpoint()
         return _ACCEPTED
 
     async def _discard(self, head: RequestHead, reply: _Reply) -> _Reply:

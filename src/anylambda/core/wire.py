@@ -113,11 +113,15 @@ class Stream(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
-    async def send(self, data: bytes) -> None:
-        """Write ``data``; wait only if the peer lets the send buffer fill up."""
+    def write(self, data: bytes) -> None:
+        """Write ``data`` now (buffered if the peer is slow; :meth:`send` also waits)."""
         if self._lost or self.transport.is_closing():
             raise anyio.BrokenResourceError
         self.transport.write(data)
+
+    async def send(self, data: bytes) -> None:
+        """Write ``data``; wait only if the peer lets the send buffer fill up."""
+        self.write(data)
         if self._writing_paused:
             waiter = self._drain_waiter = asyncio.get_running_loop().create_future()
             try:
