@@ -102,12 +102,16 @@ class _Response:
         if kind == "http.response.start":
             if self.started:
                 raise RuntimeError("http.response.start sent twice")
-            self.started = True
-            self._status = int(message["status"])
-            self._headers = [(bytes(n).lower(), bytes(v)) for n, v in message.get("headers", ())]
-            for name, value in self._headers:
+            headers = []
+            for raw_name, raw_value in message.get("headers", ()):
+                name, value = bytes(raw_name).lower(), bytes(raw_value)
                 if any(c in value or c in name for c in _FORBIDDEN_IN_VALUES):
                     raise ValueError(f"illegal response header {name!r}: {value!r}")
+                if name != b"transfer-encoding":  # the framing is this server's
+                    headers.append((name, value))
+            self.started = True  # not before: a refused start still gets a 500
+            self._status = int(message["status"])
+            self._headers = headers
         elif kind == "http.response.body":
             if not self.started or self.complete:
                 raise RuntimeError("http.response.body outside of a response")
@@ -146,7 +150,6 @@ class _Response:
                 headers.append((b"content-length", b"%d" % length))
             elif self._request.version == b"1.1":
                 self._chunked = True
-                headers = [(n, v) for n, v in headers if n != b"transfer-encoding"]
                 headers.append(_CHUNKED)
             else:
                 self.keep_alive = False  # HTTP/1.0: the body ends with the connection
