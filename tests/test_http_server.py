@@ -309,6 +309,22 @@ async def test_a_body_the_app_leaves_unread_closes_the_connection(expect: bool) 
         assert await client.closed() == b""  # and no 100 Continue before the reply either
 
 
+async def test_an_answer_to_a_body_still_arriving_is_not_lost() -> None:
+    """The app answers before the client has sent its (large) body: the server closes only
+    once the client stopped sending, so the answer is not destroyed by a reset."""
+    async with serving(ignore_body) as server:
+        client = await server.connect()
+        size = 8 * 1024 * 1024
+        await client.stream.send(http("POST", headers=[f"Content-Length: {size}"]))
+        with anyio.fail_after(10):
+            for _ in range(size // 65536):
+                await client.stream.send(b"x" * 65536)
+        await client.stream.send_eof()
+        reply = await client.reply("POST")
+        assert (reply.status, reply.body, reply.header("connection")) == (200, b"not read", "close")
+        assert await client.closed() == b""
+
+
 # --- responses -------------------------------------------------------------------------
 
 
@@ -552,7 +568,8 @@ async def test_shutdown_lets_requests_in_progress_finish_and_closes_the_rest() -
             await anyio.connect_tcp("127.0.0.1", server.port)
         assert not server.stopped.is_set()
         release.set()
-        assert (await busy.reply()).status == 200
+        reply = await busy.reply()
+        assert (reply.status, reply.header("connection")) == (200, "close")
         assert await busy.closed() == b""
         with anyio.fail_after(5):
             await server.stopped.wait()

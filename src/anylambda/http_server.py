@@ -45,6 +45,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_HEAD_BYTES = 64 * 1024
 #: Seconds a connection may sit between requests (or take to send a head) before it is closed.
 KEEP_ALIVE_SECONDS = 5.0
+#: Seconds a closing connection keeps reading (and dropping) what the client still sends.
+LINGER_SECONDS = 1.0
 #: Response bytes gathered before a streamed response is put on the wire.
 _GATHER_BYTES = 64 * 1024
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -79,11 +81,11 @@ class _Response:
         self,
         send_bytes: Callable[[bytes], Awaitable[None]],
         head: RequestHead,
-        body_pending: Callable[[], bool],
+        must_close: Callable[[], bool],
     ) -> None:
         self._send_bytes = send_bytes
         self._request = head
-        self._body_pending = body_pending
+        self._must_close = must_close
         self.keep_alive = head.keep_alive
         self.started = False
         """The app sent ``http.response.start``."""
@@ -153,8 +155,8 @@ class _Response:
                 headers.append(_CHUNKED)
             else:
                 self.keep_alive = False  # HTTP/1.0: the body ends with the connection
-        if self._body_pending():
-            self.keep_alive = False  # the rest of the request body is still on the wire
+        if self._must_close():
+            self.keep_alive = False
         if not self.keep_alive:
             headers.append(_CLOSE)
         headers.append((b"date", _date.value()))
@@ -189,6 +191,8 @@ class _Connection:
         self._idle = anyio.CancelScope()
         """Scope of the wait for the next request; cancelled to close an idle connection."""
         self._closing = False
+        self._unread_input = False
+        """Part of a request was left unread: the connection closes once it is answered."""
 
     def close_when_idle(self) -> None:
         """Finish the request in progress, if any, and take no other."""
@@ -206,9 +210,14 @@ class _Connection:
                         head = await self._reader.head()
                     self._idle = anyio.CancelScope()
                     if head is None or not await self._serve(head):
-                        return
+                        break
             except HttpError as exc:
+                self._unread_input = True
                 await self._refuse(exc.status, exc.message)
+            if self._unread_input:
+                # The client may still be sending what was not read: closing now would
+                # reset the connection, and could destroy the answer on its way.
+                await self._stream.linger(LINGER_SECONDS)
         except anyio.BrokenResourceError:
             pass
         finally:
@@ -239,7 +248,8 @@ class _Connection:
             body_read = delivered = not piece or unread == 0
             return {"type": "http.request", "body": piece, "more_body": not delivered}
 
-        response = _Response(self._stream.send, head, lambda: not body_read)
+        # Closing after this response: the server stops, or the rest of the body is unread.
+        response = _Response(self._stream.send, head, lambda: self._closing or not body_read)
         try:
             await self._app(self._scope(head), receive, response.send)
         except anyio.BrokenResourceError:
@@ -251,6 +261,7 @@ class _Connection:
             return False
         finally:
             response_done.set()
+            self._unread_input = not body_read
         if unreadable is not None and not response.started:
             raise unreadable
         if not response.complete:

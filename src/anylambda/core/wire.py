@@ -137,6 +137,20 @@ class Stream(asyncio.Protocol):
         if callback is not None and (self._at_eof or self._lost):
             self._hung_up()
 
+    async def linger(self, seconds: float) -> None:
+        """Stop sending, then drop what the peer still sends until it stops (or ``seconds``).
+
+        Closing a socket with unread input makes the kernel reset the connection,
+        which can destroy an answer the peer has not read yet; this lets it read.
+        """
+        if self._lost or self._at_eof:
+            return
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        with anyio.move_on_after(seconds):
+            while await self.receive():
+                pass
+
     def close(self) -> None:
         """Close the connection (what was sent still goes out)."""
         if self._transport is not None:
