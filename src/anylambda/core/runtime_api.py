@@ -21,7 +21,6 @@ from collections.abc import Callable
 from typing import Protocol
 
 import anyio
-import anyio.lowlevel
 import attrs
 
 from anylambda.core.http1 import HttpError, RequestHead, RequestReader, response_head
@@ -256,9 +255,6 @@ class _Connection:
             self._channel.response_too_large(request_id, size)
             return self._too_large
         self._channel.post_response(request_id, body)
-        # Let the caller's answer go out before this one: the runtime's next /next has
-        # time to arrive while the caller turns around to send its next request.
-        await anyio.lowlevel.checkpoint()
         return _ACCEPTED
 
     async def _discard(self, head: RequestHead, reply: _Reply) -> _Reply:
