@@ -30,7 +30,13 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from anylambda.core.http1 import HttpError, RequestHead, RequestReader, response_head
+from anylambda.core.http1 import (
+    BUFFERED_BODY,
+    HttpError,
+    RequestHead,
+    RequestReader,
+    response_head,
+)
 from anylambda.core.wire import Stream, accept
 
 logger = logging.getLogger("anylambda.http")
@@ -225,7 +231,8 @@ class _Connection:
 
     async def _serve(self, head: RequestHead) -> bool:
         """Run the app for one request; whether the connection can take another."""
-        body = self._reader.chunks(head) if head.has_body else None
+        whole = self._reader.buffered_body(head)
+        body = None if whole is not None else self._reader.chunks(head)
         body_read = body is None
         """The whole body is off the wire."""
         unread = head.content_length  # for a chunked body: unknown until its last chunk
@@ -239,8 +246,11 @@ class _Connection:
             if delivered:
                 await response_done.wait()
                 return {"type": "http.disconnect"}
+            if body is None:
+                delivered = True
+                return {"type": "http.request", "body": whole, "more_body": False}
             try:
-                piece = b"" if body is None else await anext(body, b"")
+                piece = await anext(body, b"")
             except HttpError as exc:  # refused once the app is done
                 unreadable, delivered = exc, True
                 return {"type": "http.disconnect"}
@@ -251,7 +261,7 @@ class _Connection:
         # Closing after this response: the server stops, or the rest of the body is unread.
         response = _Response(self._stream.send, head, lambda: self._closing or not body_read)
         try:
-            await self._app(self._scope(head), receive, response.send)
+            await self._app(self._scope(head, body is None), receive, response.send)
         except anyio.BrokenResourceError:
             return False
         except Exception:
@@ -270,7 +280,7 @@ class _Connection:
             return False
         return response.keep_alive and not self._closing
 
-    def _scope(self, head: RequestHead) -> Scope:
+    def _scope(self, head: RequestHead, body_buffered: bool) -> Scope:
         raw_path, _, query = head.target.partition(b"?")
         return {
             "type": "http",
@@ -285,6 +295,7 @@ class _Connection:
             "headers": head.headers,
             "client": self._client,
             "server": self._server,
+            "extensions": {BUFFERED_BODY: {}} if body_buffered else {},
         }
 
     async def _refuse(self, status: int, message: str) -> None:

@@ -24,12 +24,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from http import HTTPStatus
 
 __all__ = [
+    "BUFFERED_BODY",
     "HttpError",
     "RequestHead",
     "RequestReader",
     "response_head",
 ]
 
+#: ASGI scope extension set by anylambda's server when a request's whole body came with
+#: its head: the first ``receive()`` returns all of it without waiting.
+BUFFERED_BODY = "anylambda.buffered_body"
 #: Receives the next bytes of a connection; ``b""`` once the peer is done sending.
 Receive = Callable[[], Awaitable[bytes]]
 #: Sends bytes on the connection.
@@ -221,13 +225,19 @@ class RequestReader:
         self._continue_due = head.expects_continue and head.has_body
         return head
 
+    def buffered_body(self, head: RequestHead) -> bytes | None:
+        """The whole body if it already arrived (it is then read); ``None`` if it did not."""
+        size = head.content_length
+        if head.chunked or len(self._buffer) < size:
+            return None
+        body, self._buffer = self._buffer[:size], self._buffer[size:]
+        return body
+
     async def body(self, head: RequestHead, limit: int = sys.maxsize) -> tuple[bytes, int]:
         """The whole body and its size; bytes past ``limit`` are read but not kept (nor any)."""
-        if not head.chunked and len(self._buffer) >= head.content_length:
-            # The common case: the whole body came with the head.
-            size = head.content_length
-            body, self._buffer = self._buffer[:size], self._buffer[size:]
-            return (body if size <= limit else b""), size
+        body = self.buffered_body(head)  # the common case: the whole body came with the head
+        if body is not None:
+            return (body if len(body) <= limit else b""), len(body)
         pieces: list[bytes] = []
         size = 0
         async for piece in self.chunks(head):

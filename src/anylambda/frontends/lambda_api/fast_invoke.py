@@ -27,6 +27,7 @@ import anyio
 from werkzeug.exceptions import RequestTimeout
 
 from anylambda.core.errors import LambdaError, RequestTooLargeError
+from anylambda.core.http1 import BUFFERED_BODY
 from anylambda.core.models import MAX_SYNC_PAYLOAD
 from anylambda.frontends.lambda_api.bodies import DRAIN_BYTES, DRAIN_SECONDS, too_large_message
 from anylambda.frontends.lambda_api.errors import error_parts
@@ -85,7 +86,10 @@ class FastInvoke:
             headers = {
                 name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
             }
-            payload = await _read_body(receive, headers.get("content-length"))
+            if BUFFERED_BODY in scope.get("extensions", ()):
+                payload = await _read_up_to_limit(receive)  # all there: nothing to time out
+            else:
+                payload = await _read_body(receive, headers.get("content-length"))
             query = urllib.parse.parse_qs(
                 scope["query_string"].decode("latin-1"), keep_blank_values=True
             )
@@ -120,20 +124,19 @@ class FastInvoke:
 async def _read_body(receive: Receive, content_length: str | None) -> bytes:
     """The request body; ``RequestTooLargeException`` past Invoke's limit, once the rest is
     drained (within a bound) so that the client, still sending, reads the answer."""
-    too_large = RequestTooLargeError(too_large_message(MAX_SYNC_PAYLOAD, "InvokeFunction"))
     declared = int(content_length) if content_length and content_length.isdigit() else 0
     try:
         with anyio.fail_after(BODY_TIMEOUT):
             if declared > MAX_SYNC_PAYLOAD:
                 await _drain(receive)
-                raise too_large
-            return await _read_up_to_limit(receive, too_large)
+                raise _too_large()
+            return await _read_up_to_limit(receive)
     except TimeoutError as exc:
         raise _BodyTimedOut from exc
 
 
-async def _read_up_to_limit(receive: Receive, too_large: RequestTooLargeError) -> bytes:
-    """The body, message by message; ``too_large`` once it passes Invoke's limit."""
+async def _read_up_to_limit(receive: Receive) -> bytes:
+    """The body, message by message; ``RequestTooLargeException`` once past Invoke's limit."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -144,10 +147,14 @@ async def _read_up_to_limit(receive: Receive, too_large: RequestTooLargeError) -
         size += len(chunk)
         if size > MAX_SYNC_PAYLOAD:
             await _drain(receive)
-            raise too_large
+            raise _too_large()
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large() -> RequestTooLargeError:
+    return RequestTooLargeError(too_large_message(MAX_SYNC_PAYLOAD, "InvokeFunction"))
 
 
 async def _drain(receive: Receive) -> None:
