@@ -7,11 +7,13 @@ answers ``POST /2015-03-31/functions/{name}/invocations`` itself: it reads the
 body within the same limits as :func:`~.bodies.read_capped`, builds the
 request with :func:`~.invoke.invoke_request`, and writes the response the
 Quart view wrote, byte for byte (same status, headers, error shapes and
-request ids). Every other request goes to Quart unchanged.
+request ids). Every other request goes to Quart unchanged. When the server
+says the whole body is already there (the ``anylambda.buffered_body`` scope
+extension), it is read with no timeout scope: nothing can wait.
 
 An invocation whose caller hangs up runs to its end, as on AWS (Quart would
 cancel the view; watching for the hang-up cost a task and a cancel scope per
-invocation); Hypercorn drops the response.
+invocation); the server drops the response.
 """
 
 from __future__ import annotations
