@@ -194,6 +194,27 @@ async def test_pipelined_requests_are_answered_in_order() -> None:
         ]
 
 
+async def test_a_flood_of_pipelined_requests_does_not_starve_other_connections() -> None:
+    served: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":  # answers without ever waiting
+            served.append(scope["path"])
+            await send(start())
+            await send(body())
+
+    flood = 500
+    async with serving(app) as server:
+        flooder, other = await server.connect(), await server.connect()
+        await flooder.stream.send(http(target="/flood") * flood)
+        await other.stream.send(http(target="/other"))
+        assert (await other.reply()).status == 200
+        with anyio.fail_after(10):
+            for _ in range(flood):
+                await flooder.reply()
+    assert served.index("/other") < flood - 1, "served only once the flood was over"
+
+
 @pytest.mark.parametrize(
     ("version", "headers"),
     [("1.1", ["Connection: close"]), ("1.0", []), ("1.0", ["Connection: keep-alive, close"])],

@@ -29,6 +29,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from anylambda.core.http1 import (
     BUFFERED_BODY,
@@ -217,6 +218,8 @@ class _Connection:
                     self._idle = anyio.CancelScope()
                     if head is None or not await self._serve(head):
                         break
+                    if self._reader.buffered or self._stream.has_data:
+                        await anyio.lowlevel.checkpoint()  # pipelined: let others have a turn
             except HttpError as exc:
                 self._unread_input = True
                 await self._refuse(exc.status, exc.message)

@@ -198,6 +198,11 @@ class RequestReader:
         self._buffer = b""
         self._continue_due = False
 
+    @property
+    def buffered(self) -> bool:
+        """Whether bytes of a next request are already read (pipelining)."""
+        return bool(self._buffer)
+
     async def head(self) -> RequestHead | None:
         """The next request's head; ``None`` if the connection ends before one starts."""
         buffer = self._buffer

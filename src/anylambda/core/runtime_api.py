@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import anyio
+import anyio.lowlevel
 import attrs
 
 from anylambda.core.http1 import HttpError, RequestHead, RequestReader, response_head
@@ -189,6 +190,8 @@ class _Connection:
                     )
                 if not head.keep_alive:
                     return
+                if self._reader.buffered or self._stream.has_data:
+                    await anyio.lowlevel.checkpoint()  # a flood of requests: others get a turn
         except HttpError as exc:
             await self._abort(_error_reply(exc.status, "InvalidRequest", exc.message))
         except anyio.BrokenResourceError:

@@ -95,6 +95,11 @@ class Stream(asyncio.Protocol):
         assert self._transport is not None
         return self._transport
 
+    @property
+    def has_data(self) -> bool:
+        """Whether :meth:`receive` would return at once, with data."""
+        return bool(self._chunks)
+
     async def receive(self) -> bytes:
         """What arrived since the last call, waiting if nothing did; ``b""`` once it ends."""
         if not self._chunks and not self._at_eof and not self._lost:
