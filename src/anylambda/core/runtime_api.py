@@ -138,6 +138,13 @@ _ANSWERED: _Reply = (b"", b"")
 _END_OF_HEAD = b"\r\n"
 
 
+def _framed(reply: _Reply, *, close: bool, with_body: bool = True) -> bytes:
+    """``reply`` as it goes on the wire, ``Connection: close`` added if the connection ends."""
+    head, body = reply
+    end = _CLOSE if close else _END_OF_HEAD
+    return head + end + body if with_body else head + end
+
+
 def _refusal(exc: RuntimeApiError) -> _Reply:
     return _error_reply(exc.status, exc.error_type, exc.message)
 
@@ -235,12 +242,12 @@ class _Connection:
         if head.has_body:
             await self._reader.skip(head)
         answered = anyio.Event()
-        end = _END_OF_HEAD if head.keep_alive else _CLOSE
 
         def answer(event: NextEvent) -> None:
             self._stream.on_hang_up(None)
+            reply = response_head(200, event.headers)[:-2], event.body
             with contextlib.suppress(anyio.BrokenResourceError):  # it hung up: it exits
-                self._stream.write(response_head(200, event.headers)[:-2] + end + event.body)
+                self._stream.write(_framed(reply, close=not head.keep_alive))
             answered.set()
 
         with anyio.CancelScope() as waiting:
@@ -266,9 +273,7 @@ class _Connection:
         return reply
 
     async def _send(self, reply: _Reply, *, with_body: bool = True, close: bool = False) -> None:
-        head, body = reply
-        end = _CLOSE if close else _END_OF_HEAD
-        await self._stream.send(head + end + body if with_body else head + end)
+        await self._stream.send(_framed(reply, close=close, with_body=with_body))
 
     async def _abort(self, reply: _Reply) -> None:
         """Answer with ``reply``, then give up the connection."""
